@@ -1,0 +1,47 @@
+# srlab: the two commands of the README do all the set-up on a fresh clone.
+#   make demo   - create .venv if missing, install, train ESPCN x3 on the bundled photos, evaluate
+#   make test   - same set-up, then the test suite
+# Reuse a venv elsewhere with VENV=/path/to/venv (it is created there if missing).
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+# one stamp per checkout, so a shared VENV is re-pointed at whichever clone runs make
+STAMP := $(VENV)/.srlab-installed-$(shell printf '%s' "$(CURDIR)" | cksum | cut -d' ' -f1)
+DEMO_DIR ?= outputs/demo
+
+.PHONY: install demo test test-fast bench lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.srlab-installed-*
+	@touch $@
+
+install: $(STAMP)
+
+demo: install
+	rm -rf $(DEMO_DIR)
+	$(VENV)/bin/srlab-train experiment=demo hydra.run.dir=$(DEMO_DIR)
+	$(VENV)/bin/srlab-eval ckpt_path=$(DEMO_DIR)/checkpoints/best.ckpt hydra.run.dir=$(DEMO_DIR)/eval
+	@echo
+	@echo "checkpoint:       $(DEMO_DIR)/checkpoints/best.ckpt (and last.ckpt)"
+	@echo "metrics table:    $(DEMO_DIR)/eval/metrics.md (json: $(DEMO_DIR)/eval/metrics.json)"
+	@echo "comparison PNGs:  $(DEMO_DIR)/eval/compare/photos/ (LR-bicubic | SR | HR)"
+	@echo "training curves:  $(DEMO_DIR)/wandb (offline W&B run; 'wandb sync' to upload)"
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+bench: install
+	$(PY) bench/bench_train_step.py
+	$(PY) bench/bench_imresize.py
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+
+clean:
+	rm -rf outputs multirun .pytest_cache

@@ -1,0 +1,112 @@
+"""Training-step time of srlab's SRModule inside Lightning's loop vs a plain PyTorch loop.
+
+Same network (ESPCN x3, Y channel, as in `make demo`), same pre-made batches in memory (so data
+loading is not measured), same optimizer and loss; both measured in this process, interleaved
+over several rounds, and the ratio of the medians printed. Goal: ratio <= 1.05.
+
+    python bench/bench_train_step.py [--steps 300] [--batch 32] [--patch 17] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from srlab.archs import ESPCN
+from srlab.color import rgb_to_y
+from srlab.losses import MSELoss, WeightedSum
+from srlab.models import SRModule
+
+
+class _Timer(pl.Callback):
+    def __init__(self, warmup: int) -> None:
+        self.warmup = warmup
+        self.start = self.end = 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.end = time.perf_counter()
+
+
+def make_batches(n: int, batch: int, patch: int, scale: int) -> list[dict]:
+    g = torch.Generator().manual_seed(0)
+    return [
+        {"lr": torch.rand(batch, 3, patch, patch, generator=g), "hr": torch.rand(batch, 3, patch * scale, patch * scale, generator=g)}
+        for _ in range(n)
+    ]
+
+
+def time_lightning(batches: list[dict], warmup: int, scale: int) -> float:
+    torch.manual_seed(0)
+    module = SRModule(
+        ESPCN(scale=scale),
+        loss=WeightedSum({"l2": MSELoss()}),
+        optimizer=lambda params: torch.optim.Adam(params, lr=1e-3),
+    )
+    timer = _Timer(warmup)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[timer],
+    )
+    trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
+    return (timer.end - timer.start) / (len(batches) - warmup)
+
+
+def time_plain(batches: list[dict], warmup: int, scale: int) -> float:
+    torch.manual_seed(0)
+    net = ESPCN(scale=scale)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = nn.MSELoss()
+    start = 0.0
+    for i, b in enumerate(DataLoader(batches, batch_size=None)):
+        if i == warmup:
+            start = time.perf_counter()
+        # the same work the module does for a Y network: Y of the RGB batch, then the step
+        pred = net(rgb_to_y(b["lr"]))
+        loss = loss_fn(pred, rgb_to_y(b["hr"]))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return (time.perf_counter() - start) / (len(batches) - warmup)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--patch", type=int, default=17)
+    p.add_argument("--scale", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args()
+    batches = make_batches(args.steps + args.warmup, args.batch, args.patch, args.scale)
+    plain, light = [], []
+    for _ in range(args.rounds):
+        plain.append(time_plain(batches, args.warmup, args.scale))
+        light.append(time_lightning(batches, args.warmup, args.scale))
+    p_med, l_med = statistics.median(plain), statistics.median(light)
+    print(f"ESPCN x{args.scale} (Y), batch {args.batch} x {args.patch}x{args.patch} LR, {args.steps} steps, "
+          f"{torch.get_num_threads()} threads, {args.rounds} rounds")
+    print(f"plain PyTorch loop : {p_med * 1e3:7.2f} ms/step  (rounds: {', '.join(f'{t * 1e3:.2f}' for t in plain)})")
+    print(f"srlab SRModule     : {l_med * 1e3:7.2f} ms/step  (rounds: {', '.join(f'{t * 1e3:.2f}' for t in light)})")
+    print(f"ratio srlab / plain: {l_med / p_med:.3f}  (goal <= 1.05)")
+
+
+if __name__ == "__main__":
+    main()

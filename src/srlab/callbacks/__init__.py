@@ -1,0 +1,5 @@
+"""Lightning callbacks."""
+
+from .images import ValidationImages
+
+__all__ = ["ValidationImages"]

@@ -1,0 +1,70 @@
+"""Shared bits of the entry points: where the configs live and how user errors are reported."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import SRLabError
+
+__all__ = ["CONF_DIR", "user_error", "report_user_errors"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _find_conf_dir() -> str:
+    env = os.environ.get("SRLAB_CONF_DIR")
+    if env:
+        return str(Path(env).resolve())
+    # editable install / source checkout: <repo>/src/srlab/cli/common.py -> <repo>/conf
+    return str(Path(__file__).resolve().parents[3] / "conf")
+
+
+CONF_DIR = _find_conf_dir()
+
+
+def user_error(exc: BaseException) -> SRLabError | None:
+    """The :class:`SRLabError` behind ``exc`` (Hydra wraps errors raised by ``_target_``s)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, SRLabError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _config_error(exc: BaseException) -> str | None:
+    from omegaconf.errors import MissingMandatoryValue
+
+    while exc is not None:
+        if isinstance(exc, MissingMandatoryValue):
+            key = getattr(exc, "full_key", None) or ""
+            return f"config value {key!r} is required but not set (pass {key}=...)"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def report_user_errors(fn: F) -> F:
+    """Turn user errors into one line on stderr and exit status 2, instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            print("srlab: interrupted", file=sys.stderr)
+            sys.exit(130)
+        except Exception as e:  # noqa: BLE001 - re-raised unless it is the user's error
+            err = user_error(e)
+            msg = str(err) if err is not None else _config_error(e)
+            if msg is None:
+                raise
+            print(f"srlab: error: {msg}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]

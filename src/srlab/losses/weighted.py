@@ -1,0 +1,48 @@
+"""A loss as a weighted sum of named terms, built from config."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["WeightedSum"]
+
+
+class WeightedSum(nn.Module):
+    """``total = sum_k weight_k * term_k(pred, target)``, returning the terms for logging.
+
+    Args:
+        terms: name -> loss module taking ``(pred, target)``.
+        weights: name -> weight; a term without a weight gets 1.0. A weight for an unknown term
+            is an error (it is almost always a typo in a config).
+
+    Returns (forward):
+        ``(total, {name: unweighted term value})``.
+
+    Example:
+        >>> from srlab.losses import L1Loss
+        >>> loss = WeightedSum({"l1": L1Loss()}, {"l1": 2.0})
+        >>> total, parts = loss(torch.ones(2), torch.zeros(2))
+        >>> total.item(), parts["l1"].item()
+        (2.0, 1.0)
+    """
+
+    def __init__(self, terms: Mapping[str, nn.Module], weights: Mapping[str, float] | None = None) -> None:
+        super().__init__()
+        if not terms:
+            raise ValueError("WeightedSum needs at least one loss term")
+        weights = dict(weights or {})
+        unknown = set(weights) - set(terms)
+        if unknown:
+            raise ValueError(
+                f"loss weights name terms that do not exist: {sorted(unknown)} (terms: {sorted(terms)})"
+            )
+        self.terms = nn.ModuleDict(dict(terms))
+        self.weights = {name: float(weights.get(name, 1.0)) for name in terms}
+
+    def forward(self, pred: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        parts = {name: term(pred, target) for name, term in self.terms.items()}
+        total = torch.stack([self.weights[n] * v for n, v in parts.items()]).sum()
+        return total, parts

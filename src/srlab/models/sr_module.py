@@ -1,0 +1,194 @@
+"""SRModule: the LightningModule that trains and evaluates any srlab generator with pixel losses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from ..data.imresize import imresize
+from ..metrics import PSNR, SSIM
+
+__all__ = ["SRModule"]
+
+
+def final_output(out: Any) -> Tensor:
+    """The reported prediction of a network: the tensor itself, the last of a list/tuple
+    (progressive and recursive networks list intermediate predictions first), or ``out["out"]``."""
+    if isinstance(out, Tensor):
+        return out
+    if isinstance(out, (list, tuple)):
+        return out[-1]
+    if isinstance(out, Mapping):
+        return out["out"]
+    raise TypeError(f"a network returned {type(out).__name__}; expected a tensor, list or dict")
+
+
+class SRModule(pl.LightningModule):
+    """Trains a super-resolution network on ``{"lr", "hr"}`` RGB batches in [0, 1].
+
+    The module reads the network's declared contract (``in_channels``, ``pre_upsample``,
+    ``border``, ``scale``; see :mod:`srlab.archs.base`) and feeds it accordingly, so it never
+    names a concrete architecture:
+
+    - Y networks see the Y channel of BT.601 YCbCr; their loss is on Y, and their RGB output is
+      the predicted Y merged with bicubic-upscaled Cb/Cr (as the article describes).
+    - pre-upsampling networks get the MATLAB-bicubic-upscaled input at HR size.
+    - networks with unpadded convolutions (``border > 0``) are trained against the centre of
+      the target and get a reflect-padded input at inference.
+
+    Args:
+        net: the generator.
+        loss: ``(pred, target) -> (total, {term: value})``, e.g. :class:`srlab.losses.WeightedSum`.
+        optimizer: factory ``params -> Optimizer`` (Hydra ``_partial_: true``).
+        scheduler: factory ``optimizer -> LRScheduler`` or ``None``.
+        scheduler_interval: ``"epoch"`` or ``"step"``.
+        scheduler_monitor: the metric ``ReduceLROnPlateau`` watches.
+        net_spec: ``{"_target_": ..., **kwargs}`` of the net, stored in checkpoints so that
+            :func:`srlab.load_model` can rebuild the network from the checkpoint alone.
+        crop_border: pixels shaved before PSNR/SSIM (default: the scale, the SR protocol).
+        metric_y_channel: PSNR/SSIM on Y (papers) or on RGB.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module | None = None,
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "epoch",
+        scheduler_monitor: str = "val/psnr",
+        net_spec: Mapping[str, Any] | None = None,
+        crop_border: int | None = None,
+        metric_y_channel: bool = True,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.loss = loss
+        self.optimizer_factory = optimizer
+        # an empty scheduler config group ("none") arrives as an empty mapping
+        self.scheduler_factory = scheduler if callable(scheduler) else None
+        self.scheduler_interval = scheduler_interval
+        self.scheduler_monitor = scheduler_monitor
+        self.net_spec = dict(net_spec) if net_spec is not None else None
+        self.scale = int(net.scale)
+        self.crop_border = self.scale if crop_border is None else int(crop_border)
+        self.metric_y_channel = metric_y_channel
+        self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"])
+        metric_kw = dict(crop_border=self.crop_border, y_channel=metric_y_channel)
+        self.val_psnr, self.val_ssim = PSNR(**metric_kw), SSIM(**metric_kw)
+        self.val_psnr_bicubic = PSNR(**metric_kw)
+        self.test_metrics = nn.ModuleDict()
+
+    # ------------------------------------------------------------------ the input contract
+    @property
+    def protocol(self) -> str:
+        colour = "y-bt601" if self.metric_y_channel else "rgb"
+        return f"bicubic-matlab x{self.scale}, {colour}, crop {self.crop_border}, 8-bit"
+
+    def bicubic(self, lr: Tensor) -> Tensor:
+        """The bicubic baseline (MATLAB ``imresize``) at HR size."""
+        return imresize(lr, self.scale)
+
+    def net_input(self, lr: Tensor, pad_border: bool) -> tuple[Tensor, Tensor | None]:
+        """RGB LR batch -> what the network eats; also returns YCbCr for Y networks."""
+        ycbcr = None
+        x = lr
+        if self.net.in_channels == 1:
+            ycbcr = rgb_to_ycbcr(lr)
+            x = ycbcr[:, :1]
+        if getattr(self.net, "pre_upsample", False):
+            x = imresize(x, self.scale)
+        b = getattr(self.net, "border", 0)
+        if pad_border and b:
+            x = F.pad(x, (b, b, b, b), mode="reflect")
+        return x, ycbcr
+
+    def net_target(self, hr: Tensor) -> Tensor:
+        """RGB HR batch -> what the network's output is compared with."""
+        target = rgb_to_y(hr) if self.net.in_channels == 1 else hr
+        b = getattr(self.net, "border", 0)
+        return target[..., b:-b, b:-b] if b else target
+
+    def to_rgb(self, pred: Tensor, ycbcr: Tensor | None) -> Tensor:
+        """Network output -> RGB: Y networks get bicubic-upscaled Cb/Cr merged back."""
+        if ycbcr is None:
+            return pred
+        cbcr = imresize(ycbcr[:, 1:], self.scale)
+        return ycbcr_to_rgb(torch.cat([pred, cbcr], dim=1))
+
+    def forward(self, lr: Tensor) -> Tensor:
+        """RGB LR ``(B,3,h,w)`` in [0, 1] -> RGB SR ``(B,3,sh,sw)``, not clamped."""
+        x, ycbcr = self.net_input(lr, pad_border=True)
+        return self.to_rgb(final_output(self.net(x)), ycbcr)
+
+    # ------------------------------------------------------------------ training
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        if self.loss is None:
+            raise RuntimeError("SRModule was built without a loss; it can only evaluate")
+        x, _ = self.net_input(batch["lr"], pad_border=False)
+        total, parts = self.loss(self.net(x), self.net_target(batch["hr"]))
+        bs = x.shape[0]
+        self.log("train/loss", total, prog_bar=True, batch_size=bs)
+        if len(parts) > 1:
+            for name, value in parts.items():
+                self.log(f"train/{name}", value, batch_size=bs)
+        return total
+
+    def validation_step(self, batch: dict, batch_idx: int) -> dict:
+        lr, hr = batch["lr"], batch["hr"]
+        sr = self(lr).clamp(0, 1)
+        bic = self.bicubic(lr).clamp(0, 1)
+        self.val_psnr(sr, hr)
+        self.val_ssim(sr, hr)
+        self.val_psnr_bicubic(bic, hr)
+        self.log("val/psnr", self.val_psnr, prog_bar=True, batch_size=1)
+        self.log("val/ssim", self.val_ssim, batch_size=1)
+        self.log("val/psnr_bicubic", self.val_psnr_bicubic, batch_size=1)
+        return {"sr": sr, "bicubic": bic}
+
+    def on_test_start(self) -> None:
+        names = getattr(self.trainer.datamodule, "test_names", None) or []
+        n = len(self.trainer.test_dataloaders or [])
+        names = list(names) + [f"set{i}" for i in range(len(names), n)]
+        self._test_names = names
+        kw = dict(crop_border=self.crop_border, y_channel=self.metric_y_channel)
+        for name in names:
+            if name not in self.test_metrics:
+                self.test_metrics[name] = nn.ModuleDict({"psnr": PSNR(**kw), "ssim": SSIM(**kw)}).to(self.device)
+
+    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        name = self._test_names[dataloader_idx]
+        sr = self(batch["lr"]).clamp(0, 1)
+        for key, metric in self.test_metrics[name].items():
+            metric(sr, batch["hr"])
+            self.log(f"test/{name}/{key}", metric, batch_size=1, add_dataloader_idx=False)
+
+    def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            raise RuntimeError("SRModule was built without an optimizer factory")
+        opt = self.optimizer_factory(params=[p for p in self.parameters() if p.requires_grad])
+        if self.scheduler_factory is None:
+            return opt
+        sched = self.scheduler_factory(optimizer=opt)
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {"scheduler": sched, "interval": self.scheduler_interval, "monitor": self.scheduler_monitor},
+        }
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        from .. import __version__
+
+        checkpoint["srlab"] = {
+            "version": __version__,
+            "net": self.net_spec,
+            "scale": self.scale,
+            "in_channels": int(self.net.in_channels),
+            "protocol": self.protocol,
+        }
