@@ -34,9 +34,9 @@ def test_eval_writes_metrics_table_and_pictures(trained, tmp_path, image_folder,
 def test_eval_entry_point(trained, tmp_path, image_folder):
     ckpt, _, _ = trained
     folder = image_folder("set", sizes=((30, 33),))
-    res = run_cli("srlab-eval", f"ckpt_path={ckpt}", f"test_sets={{a: {folder}}}", f"hydra.run.dir={tmp_path}")
+    res = run_cli("srlab-eval", f"ckpt_path={ckpt}", f"test_sets.photos={folder}", f"hydra.run.dir={tmp_path}")
     assert res.returncode == 0, res.stderr[-2000:]
-    assert (tmp_path / "metrics.json").exists() and "| a |" in res.stdout
+    assert (tmp_path / "metrics.json").exists() and "| photos | 1 |" in res.stdout
     res = run_cli("srlab-eval", f"ckpt_path={tmp_path}/missing.ckpt", f"hydra.run.dir={tmp_path}")
     assert res.returncode == 2 and "checkpoint not found" in res.stderr and "Traceback" not in res.stderr
 
