@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from srlab.cli.common import CONF_DIR
 from srlab.cli.train import train
@@ -23,7 +24,11 @@ def test_every_experiment_config_runs(tmp_path, image_folder, experiment):
     probe = compose_at(tmp_path, [f"experiment={experiment}"])
     overrides = [f"experiment={experiment}", "debug=fdr", "data.num_workers=0"]
     if "train_dir" in probe.data:  # experiments on real data sets get a folder made here
-        folder = image_folder(sizes=((120, 150), (96, 108)))
+        d = probe.data
+        scales = list(d.scale) if OmegaConf.is_list(d.scale) else [d.scale]  # multi-scale nets list several
+        hr_patch = max(d.get("hr_patch_size") or 0, (d.get("patch_size") or 0) * max(scales))
+        side = max(96, hr_patch + 12) // 12 * 12  # divisible by every scale 2, 3, 4
+        folder = image_folder(sizes=((side, side + 24), (side, side)))
         overrides += [f"data.train_dir={folder}", f"data.val_dir={folder}", "data.batch_size=2"]
     metrics, _ = train(compose_at(tmp_path, overrides))
     assert metrics["train/loss"] == metrics["train/loss"]  # finite, not NaN
