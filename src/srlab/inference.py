@@ -31,21 +31,27 @@ def as_image_tensor(image: Tensor | np.ndarray | str | os.PathLike) -> Tensor:
 
 
 @torch.inference_mode()
-def upscale(model: SRModule, image: Tensor | np.ndarray | str | os.PathLike) -> Tensor:
+def upscale(
+    model: SRModule, image: Tensor | np.ndarray | str | os.PathLike, scale: int | None = None
+) -> Tensor:
     """Super-resolve one RGB image with a loaded model.
 
     Args:
         model: e.g. from :func:`srlab.load_model`.
         image: a file path, an ``HxWx3`` uint8 array / PIL image, or a ``(3, H, W)`` tensor
             (uint8, or float in [0, 1]).
+        scale: the factor, for a model that serves several (``model.scales``); default: the
+            model's own ``model.scale``. A scale the model does not serve raises
+            :class:`srlab.SRLabError` naming the ones it does.
 
     Returns:
         Float tensor ``(3, scale*H, scale*W)`` in [0, 1], on the CPU.
     """
+    scale = model.check_scale(scale)
     x = as_image_tensor(image).unsqueeze(0).to(model.device)
     was_training = model.training
     model.eval()
     try:
-        return model(x)[0].clamp(0, 1).cpu()
+        return model(x, scale)[0].clamp(0, 1).cpu()
     finally:
         model.train(was_training)

@@ -29,7 +29,14 @@ def test_every_experiment_config_runs(tmp_path, image_folder, experiment):
         hr_patch = max(d.get("hr_patch_size") or 0, (d.get("patch_size") or 0) * max(scales))
         side = max(96, hr_patch + 12) // 12 * 12  # divisible by every scale 2, 3, 4
         folder = image_folder(sizes=((side, side + 24), (side, side)))
-        overrides += [f"data.train_dir={folder}", f"data.val_dir={folder}", "data.batch_size=2"]
+        val = image_folder("val", sizes=((48, 72),))  # small (x2..x8): validation runs once per scale
+        overrides += [f"data.train_dir={folder}", f"data.val_dir={val}", "data.batch_size=2"]
+    if OmegaConf.is_missing(probe, "stage1_ckpt"):  # GAN stages name their PSNR-stage checkpoint
+        overrides.append("init_from=null")
+    for name, term in ((probe.get("loss") or {}).get("terms") or {}).items():  # VGG losses: no ImageNet weights here
+        if OmegaConf.is_dict(term) and "vgg_weights" in term:
+            overrides.append(f"loss.terms.{name}.vgg_weights=random")
+    overrides += list(probe.get("smoke_test_overrides") or [])  # e.g. a shallower trunk on the CPU
     metrics, _ = train(compose_at(tmp_path, overrides))
     assert metrics["train/loss"] == metrics["train/loss"]  # finite, not NaN
 

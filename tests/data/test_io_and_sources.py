@@ -4,9 +4,8 @@ import torch
 from PIL import Image
 
 from srlab.data import ImageFolder, list_images, read_image, write_image
-from srlab.data.sources import SAMPLE_TEST, SAMPLE_TRAIN, SAMPLE_VAL, prepare_pair, ImageRecord
+from srlab.data.sources import SAMPLE_TEST, SAMPLE_TRAIN, SAMPLE_VAL, ImageRecord, prepare_pair
 from srlab.errors import SRLabError
-
 from tests.conftest import make_photo
 
 
@@ -24,7 +23,7 @@ def test_mode_conversions(tmp_path):
     Image.fromarray(rgb[..., 0]).save(tmp_path / "grey.png")
     Image.fromarray(np.dstack([rgb, np.full((10, 12), 7, np.uint8)])).save(tmp_path / "rgba.png")
     Image.fromarray(rgb).convert("P").save(tmp_path / "palette.png")
-    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(tmp_path / "deep.png")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(tmp_path / "deep.png")
     grey = read_image(tmp_path / "grey.png")
     assert grey.shape == (3, 10, 12) and torch.equal(grey[0], grey[2])
     assert torch.equal(read_image(tmp_path / "rgba.png"), torch.from_numpy(rgb).permute(2, 0, 1))
@@ -90,3 +89,17 @@ def test_sample_photos_split_is_disjoint():
     assert not set(SAMPLE_TEST) & (set(SAMPLE_TRAIN) | set(SAMPLE_VAL))
     assert set(SAMPLE_TRAIN) == {"astronaut", "chelsea", "rocket", "immunohistochemistry"}
     assert SAMPLE_VAL == ("coffee",)
+
+
+def test_rescaled_adds_smaller_copies_made_by_matlab_bicubic(image_folder):
+    from srlab.data import Rescaled, imresize
+
+    folder = ImageFolder(image_folder(sizes=((60, 80),)))
+    recs = Rescaled(folder, [1.0, 0.6]).load(3)
+    assert [r.name for r in recs] == ["0000", "0000@0.6"]
+    assert recs[0].hr.shape[-2:] == (60, 80) and recs[1].hr.shape[-2:] == (36, 48)
+    want = imresize(recs[0].hr.float() / 255, 0.6).clamp(0, 1).mul(255).round().to(torch.uint8)
+    assert torch.equal(recs[1].hr, want)
+    assert all(r.lr is None for r in recs)  # LR is made per factor, never a stale pre-made one
+    with pytest.raises(SRLabError, match="factors"):
+        Rescaled(folder, [1.5])

@@ -1,7 +1,9 @@
 """srlab-eval: evaluate a checkpoint on test sets; the model is rebuilt from the checkpoint alone.
 
 Writes ``metrics.json``, ``metrics.md`` and comparison pictures into the run folder and prints
-the table with the bicubic baseline beside the model.
+the table with the bicubic baseline beside the model. A multi-scale checkpoint (MDSR, CARN,
+VDSR, ...) is evaluated at every scale it serves: one table row per set and scale
+(``scales=[2,4]`` restricts them).
 """
 
 from __future__ import annotations
@@ -31,6 +33,16 @@ def build_test_source(name: str, spec: Any) -> Any:
     raise SRLabError(f"test_sets.{name} must be 'sample', a folder, or {{hr_dir: ..., lr_dir: ...}}; got {spec!r}")
 
 
+class _Loaded:
+    """Records already loaded per scale, served through the ``load(scale)`` of a source."""
+
+    def __init__(self, per_scale: dict[int, list[ImageRecord]]) -> None:
+        self.per_scale = per_scale
+
+    def load(self, scale: int) -> list[ImageRecord]:
+        return self.per_scale[scale]
+
+
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -43,22 +55,31 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     specs = OmegaConf.to_container(cfg.test_sets, resolve=True) or {}
     if not specs:
         raise SRLabError("test_sets is empty: name at least one set, e.g. test_sets='{Set5: data/Set5/HR}'")
-    sets: dict[str, list[ImageRecord]] = {n: build_test_source(n, s).load(model.scale) for n, s in specs.items()}
+    scales = cfg.get("scales")
+    scales = [scales] if isinstance(scales, int) else list(scales or []) or list(model.scales)
+    for s in scales:
+        model.check_scale(s)
+    sources = {n: build_test_source(n, s) for n, s in specs.items()}
+    # load every set at every scale up front: errors (missing folder, LR size) come before work
+    sets: dict[str, dict[int, list[ImageRecord]]] = {
+        n: {s: src.load(s) for s in scales} for n, src in sources.items()
+    }
     out_dir = Path(cfg.paths.output_dir)
 
     from rich.progress import Progress
 
-    total = sum(len(v) for v in sets.values())
+    total = sum(len(r) for per_scale in sets.values() for r in per_scale.values())
     with Progress(transient=True) as bar:
         task = bar.add_task("evaluating", total=total)
         results = evaluate_sets(
             model,
-            sets,
+            {n: _Loaded(per_scale) for n, per_scale in sets.items()},
             out_dir=out_dir,
             crop_border=cfg.get("crop_border"),
             y_channel=cfg.get("y_channel", True),
             save_images=cfg.get("save_images", True),
             progress=lambda s, n: bar.update(task, advance=1, description=f"{s}/{n}"),
+            scales=scales,
         )
     results["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
     name = type(model.net).__name__

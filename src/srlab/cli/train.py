@@ -9,8 +9,10 @@ import hydra
 import pytorch_lightning as pl
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationToMissingValueError
 from pytorch_lightning.callbacks import LearningRateMonitor
 
+from ..errors import SRLabError
 from ..models.checkpoint import load_net_weights
 from .common import CONF_DIR, report_user_errors
 
@@ -28,18 +30,53 @@ def _instantiate_dict(cfg: DictConfig | None) -> list[Any]:
 def build_module(cfg: DictConfig) -> pl.LightningModule:
     """Build the network, the loss and the LightningModule from ``cfg.model`` and ``cfg.loss``."""
     net = instantiate(cfg.model.net)
-    if cfg.get("init_from"):
-        loaded, skipped = load_net_weights(net, cfg.init_from)
-        log.info("initialised %d tensors from %s (%d skipped)", len(loaded), cfg.init_from, len(skipped))
+    try:
+        init_from = cfg.get("init_from")
+    except InterpolationToMissingValueError:  # two-stage experiments: init_from: ${stage1_ckpt}
+        raise SRLabError(
+            "this experiment starts from the checkpoint of an earlier (PSNR) stage: pass "
+            "stage1_ckpt=<that run>/checkpoints/best.ckpt (or init_from=null to start from scratch)"
+        ) from None
+    if init_from:
+        loaded, skipped = load_net_weights(net, init_from)
+        log.info("initialised %d tensors from %s (%d skipped)", len(loaded), init_from, len(skipped))
     loss = instantiate(cfg.loss) if cfg.get("loss") else None
     net_spec = OmegaConf.to_container(cfg.model.net, resolve=True)
     module_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     module_cfg.pop("net")
+    extra: dict[str, Any] = {}
+    disc_spec = module_cfg.pop("disc", None)
+    if disc_spec is not None:  # model=gan: the discriminator, sized to the HR training patches
+        disc_spec = _fit_disc_to_patches(disc_spec, cfg.data, int(net.scale))
+        try:
+            disc = instantiate(disc_spec)
+        except Exception as e:  # noqa: BLE001 - a bad discriminator argument is a config error
+            if isinstance(e.__cause__, ValueError):
+                raise SRLabError(f"model.disc: {e.__cause__}") from None
+            raise
+        extra = {"discriminator": disc, "disc_spec": disc_spec}
     target = get_class(module_cfg.pop("_target_"))
     # optimizer/scheduler factories (``_partial_``) are built here; the built net and loss are
     # passed directly (Hydra would try to convert modules passed as instantiate kwargs)
     kwargs = {k: instantiate(v) if isinstance(v, dict) and "_target_" in v else v for k, v in module_cfg.items()}
-    return target(net=net, loss=loss, net_spec=net_spec, **kwargs)
+    return target(net=net, loss=loss, net_spec=net_spec, **extra, **kwargs)
+
+
+def _fit_disc_to_patches(spec: dict[str, Any], data: DictConfig, scale: int) -> dict[str, Any]:
+    """A discriminator's dense head fixes its input size: ``input_size: null`` becomes the HR
+    patch side of the training data; an explicit size that differs is a config error."""
+    hr = data.get("hr_patch_size") or (data.get("patch_size") or 0) * scale
+    size = spec.get("input_size")
+    if size is None:
+        if not hr:
+            raise SRLabError("model.disc.input_size is null and the data config gives no patch size to take it from")
+        spec = {**spec, "input_size": int(hr)}
+    elif hr and int(size) != int(hr):
+        raise SRLabError(
+            f"the discriminator expects {size}x{size} inputs (model.disc.input_size={size}) but the HR "
+            f"training patches are {hr}x{hr} (data.patch_size * scale); leave input_size null or make them equal"
+        )
+    return spec
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:

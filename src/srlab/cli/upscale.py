@@ -1,7 +1,8 @@
 """srlab-upscale INPUT... --ckpt CKPT --out DIR: super-resolve image files or folders.
 
 One PNG per input, with the same file stem, in DIR. Y-channel models upscale Y and merge
-bicubic-upscaled Cb/Cr.
+bicubic-upscaled Cb/Cr. ``--scale`` picks the factor of a multi-scale checkpoint (MDSR, CARN,
+VDSR, ...; default: its main scale) and checks it for a single-scale one.
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt", required=True, help="a checkpoint written by srlab-train")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--scale", type=int, default=None, help="check that the checkpoint has this scale")
+    p.add_argument(
+        "--scale", type=int, default=None,
+        help="the factor (multi-scale checkpoints: one of the scales they serve; "
+        "single-scale ones: checked against the checkpoint)",
+    )
     return p
 
 
@@ -58,8 +63,10 @@ def run(argv: list[str] | None = None) -> list[Path]:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     model = load_model(args.ckpt, map_location=device)
-    if args.scale is not None and args.scale != model.scale:
-        raise SRLabError(f"the checkpoint {args.ckpt} upscales x{model.scale}, not x{args.scale}")
+    scale = model.scale if args.scale is None else args.scale
+    if scale not in model.scales:
+        served = ", ".join(f"x{s}" for s in model.scales)
+        raise SRLabError(f"the checkpoint {args.ckpt} upscales {served}, not x{scale}")
     out_dir = Path(args.out)
     written = []
     from rich.progress import Progress
@@ -69,10 +76,10 @@ def run(argv: list[str] | None = None) -> list[Path]:
         for f in files:
             bar.update(task, description=f.name)
             lr = to_float(read_image(f)).unsqueeze(0).to(device)
-            sr = model(lr)[0].clamp(0, 1).cpu()
+            sr = model(lr, scale)[0].clamp(0, 1).cpu()
             written.append(write_image(out_dir / f"{f.stem}.png", sr))
             bar.advance(task)
-    print(f"wrote {len(written)} image(s) at x{model.scale} to {out_dir}")
+    print(f"wrote {len(written)} image(s) at x{scale} to {out_dir}")
     return written
 
 

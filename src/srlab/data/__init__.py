@@ -5,7 +5,15 @@ from .datasets import PatchDataset, WholeImageDataset, augment_pair
 from .degradation import bicubic_downscale, mod_crop
 from .imresize import imresize
 from .io import list_images, read_image, write_image
-from .sources import SAMPLE_TEST, SAMPLE_TRAIN, SAMPLE_VAL, ImageFolder, ImageRecord, SampleImages
+from .sources import (
+    SAMPLE_TEST,
+    SAMPLE_TRAIN,
+    SAMPLE_VAL,
+    ImageFolder,
+    ImageRecord,
+    Rescaled,
+    SampleImages,
+)
 
 __all__ = [
     "SRDataModule",
@@ -22,6 +30,7 @@ __all__ = [
     "ImageFolder",
     "ImageRecord",
     "SampleImages",
+    "Rescaled",
     "SAMPLE_TEST",
     "SAMPLE_TRAIN",
     "SAMPLE_VAL",

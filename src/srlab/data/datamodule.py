@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 
 from ..errors import SRLabError
-from .datasets import PatchDataset, WholeImageDataset
+from .datasets import MultiScalePatchDataset, PatchDataset, ScaleBatchSampler, WholeImageDataset
 from .sources import ImageFolder, ImageRecord, SampleImages, prepare_pair
 
 __all__ = ["SRDataModule"]
@@ -26,28 +26,76 @@ def _as_source(src: Any, what: str) -> Any:
     return src
 
 
+def _as_scales(scale: Any) -> tuple[int, ...]:
+    values = list(scale) if isinstance(scale, Sequence) and not isinstance(scale, str) else [scale]
+    out = []
+    for s in values:
+        if isinstance(s, bool) or not isinstance(s, int) and not (isinstance(s, float) and s.is_integer()):
+            raise SRLabError(f"data.scale must be an integer or a list of integers, got {scale!r}")
+        if int(s) < 1:
+            raise SRLabError(f"data.scale must be positive, got {scale!r}")
+        out.append(int(s))
+    if not out:
+        raise SRLabError("data.scale is an empty list")
+    return tuple(dict.fromkeys(out))
+
+
+class _PerScaleFolder:
+    """HR folder + LR folder whose path names the scale (``.../X{scale}``): one folder per scale."""
+
+    def __init__(self, hr_dir: str, lr_pattern: str) -> None:
+        self.hr_dir, self.lr_pattern = hr_dir, lr_pattern
+
+    def __repr__(self) -> str:
+        return f"ImageFolder({self.hr_dir!r}, lr_dir={self.lr_pattern!r})"
+
+    def load(self, scale: int) -> list[ImageRecord]:
+        return ImageFolder(self.hr_dir, self.lr_pattern.format(scale=scale)).load(scale)
+
+
+def _folder(hr_dir: str, lr_dir: str | None, multi: bool, what: str) -> Any:
+    if lr_dir and "{scale}" in str(lr_dir):
+        return _PerScaleFolder(hr_dir, str(lr_dir))
+    if lr_dir and multi:
+        raise SRLabError(
+            f"data.{what}_lr_dir={lr_dir} holds one scale but data.scale lists several: put "
+            "{scale} in the path, e.g. DIV2K_train_LR_bicubic/X{scale}"
+        )
+    return ImageFolder(hr_dir, lr_dir)
+
+
 class SRDataModule(pl.LightningDataModule):
     """HR images in, aligned LR/HR pairs out.
 
     Every HR image is decoded once, mod-cropped to the scale and degraded once (the bicubic
     degradation is deterministic), and the uint8 pairs stay in memory; training draws random
-    aligned patches with flips/rotations, validation and test use whole images.
+    aligned patches with flips/rotations, validation and test use whole images. Every batch is
+    a dict ``{"lr", "hr", "name", "scale"}``.
+
+    Multi-scale training: with a list of scales (``data.scale=[2,3,4]``, for networks that
+    serve several scales, see :mod:`srlab.archs.base`) each training batch holds patches of
+    **one** scale drawn at random per batch (``batch["scale"]``); the LR patch side
+    ``patch_size`` is the same for every scale (EDSR/MDSR/CARN), or with ``hr_patch_size`` the
+    LR side is ``hr_patch_size // scale`` per scale (the HR patch rounded down to a multiple of
+    the scale, e.g. VDSR's 41: 40/39/40 at x2/x3/x4). Validation and test get one loader per
+    scale (in the order of ``data.scale``); ``scale`` is then the first (main) scale. A
+    pre-made LR folder must name the scale: ``train_lr_dir=.../X{scale}``.
 
     Args:
-        scale: upscaling factor.
+        scale: upscaling factor, or a list of them.
         train, val: image sources (``ImageFolder``, ``SampleImages``) or folder paths.
-        test: name -> source, for ``trainer.test`` (one result per set).
+        test: name -> source, for ``trainer.test`` (one result per set, and per scale).
         train_dir, val_dir, train_lr_dir, val_lr_dir: shortcut for folder sources
             (``data=folder data.train_dir=... data.val_dir=...``).
         patch_size: LR patch side. ``hr_patch_size`` instead gives the HR side (SRCNN's 33).
         batch_size, num_workers: of the training loader (validation uses batch 1: sizes differ).
-        samples_per_epoch: random patches per training epoch.
+        samples_per_epoch: random patches per training epoch (all scales together).
         augment: random flips and 90-degree rotations.
     """
 
     def __init__(
         self,
-        scale: int = 3,
+        scale: int | Sequence[int] = 3,
         train: Any = None,
         val: Any = None,
         test: Mapping[str, Any] | None = None,
@@ -64,50 +112,92 @@ class SRDataModule(pl.LightningDataModule):
         pin_memory: bool = False,
     ) -> None:
         super().__init__()
-        self.scale = int(scale)
+        self.scales = _as_scales(scale)
+        self.scale = self.scales[0]
+        multi = self.multi_scale
         if train is None and train_dir is not None:
-            train = ImageFolder(train_dir, train_lr_dir)
+            train = _folder(train_dir, train_lr_dir, multi, "train")
         if val is None and val_dir is not None:
-            val = ImageFolder(val_dir, val_lr_dir)
+            val = _folder(val_dir, val_lr_dir, multi, "val")
         self.train_source = _as_source(train, "train")
         self.val_source = _as_source(val, "val")
         self.test_sources = {k: _as_source(v, f"test.{k}") for k, v in (test or {}).items()}
+        self.patch_sizes: dict[int, int] = {}
         if hr_patch_size is not None:
-            if hr_patch_size % self.scale:
+            if not multi and hr_patch_size % self.scale:
                 raise SRLabError(f"data.hr_patch_size={hr_patch_size} is not a multiple of the scale {self.scale}")
-            patch_size = hr_patch_size // self.scale
+            self.patch_sizes = {s: hr_patch_size // s for s in self.scales}
+            patch_size = self.patch_sizes[self.scale]
         if not patch_size or patch_size < 1:
             raise SRLabError(f"data.patch_size must be a positive LR patch size, got {patch_size}")
         self.patch_size = int(patch_size)
+        if not self.patch_sizes:
+            self.patch_sizes = {s: self.patch_size for s in self.scales}
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.samples_per_epoch = samples_per_epoch
         self.augment = augment
         self.pin_memory = pin_memory
-        self._cache: dict[int, list[ImageRecord]] = {}
-        self.train_set: PatchDataset | None = None
+        self._cache: dict[tuple[int, int], list[ImageRecord]] = {}
+        self.train_set: PatchDataset | MultiScalePatchDataset | None = None
         self.val_set: WholeImageDataset | None = None
+        self.val_sets: dict[int, WholeImageDataset] = {}
         self.test_sets: dict[str, WholeImageDataset] = {}
 
-    def _records(self, source: Any) -> list[ImageRecord]:
-        key = id(source)
+    @property
+    def multi_scale(self) -> bool:
+        """True when training draws from several scales."""
+        return len(self.scales) > 1
+
+    def _records(self, source: Any, scale: int | None = None) -> list[ImageRecord]:
+        scale = self.scale if scale is None else scale
+        key = (id(source), scale)
         if key not in self._cache:
-            self._cache[key] = [prepare_pair(r, self.scale) for r in source.load(self.scale)]
+            self._cache[key] = [prepare_pair(r, scale) for r in source.load(scale)]
         return self._cache[key]
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
             if self.train_source is None:
                 raise SRLabError("no training data: set data.train_dir (or use data=sample)")
-            self.train_set = PatchDataset(
-                self._records(self.train_source), self.scale, self.patch_size, self.augment, self.samples_per_epoch
+            per_scale = {
+                s: PatchDataset(
+                    self._records(self.train_source, s), s, self.patch_sizes[s], self.augment,
+                    self.samples_per_epoch,
+                )
+                for s in self.scales
+            }
+            self.train_set = (
+                MultiScalePatchDataset(per_scale, self.samples_per_epoch)
+                if self.multi_scale
+                else per_scale[self.scale]
             )
-        if stage in (None, "fit", "validate") and self.val_set is None and self.val_source is not None:
-            self.val_set = WholeImageDataset(self._records(self.val_source))
+        if stage in (None, "fit", "validate") and not self.val_sets and self.val_source is not None:
+            self.val_sets = {s: WholeImageDataset(self._records(self.val_source, s), s) for s in self.scales}
+            self.val_set = self.val_sets[self.scale]
         if stage in (None, "test") and not self.test_sets:
-            self.test_sets = {k: WholeImageDataset(self._records(s)) for k, s in self.test_sources.items()}
+            self.test_sets = {
+                name: WholeImageDataset(self._records(src, s), s)
+                for name, src, s in self._test_items()
+            }
+
+    def _test_items(self) -> list[tuple[str, Any, int]]:
+        if not self.multi_scale:
+            return [(k, src, self.scale) for k, src in self.test_sources.items()]
+        return [(f"{k}/x{s}", src, s) for k, src in self.test_sources.items() for s in self.scales]
 
     def train_dataloader(self) -> DataLoader:
+        if isinstance(self.train_set, MultiScalePatchDataset):
+            batch_sampler = ScaleBatchSampler(
+                RandomSampler(range(len(self.train_set))), self.batch_size, True, self.scales
+            )
+            return DataLoader(
+                self.train_set,
+                batch_sampler=batch_sampler,
+                num_workers=self.num_workers,
+                pin_memory=self.pin_memory,
+                persistent_workers=self.num_workers > 0,
+            )
         return DataLoader(
             self.train_set,
             batch_size=self.batch_size,
@@ -119,19 +209,22 @@ class SRDataModule(pl.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader | list:
-        if self.val_set is None:
+        """One loader (single scale), or one per scale in the order of ``data.scale``."""
+        if not self.val_sets:
             return []
-        return DataLoader(self.val_set, batch_size=1, num_workers=0)
+        loaders = [DataLoader(ds, batch_size=1, num_workers=0) for ds in self.val_sets.values()]
+        return loaders if self.multi_scale else loaders[0]
 
     def test_dataloader(self) -> list[DataLoader]:
         return [DataLoader(ds, batch_size=1, num_workers=0) for ds in self.test_sets.values()]
 
     @property
     def test_names(self) -> list[str]:
-        return list(self.test_sources)
+        """Names of the test loaders: the set names, ``<set>/x<scale>`` when multi-scale."""
+        return [name for name, _, _ in self._test_items()]
 
 
-def sample_datamodule(scale: int = 3, **kwargs: Any) -> SRDataModule:
+def sample_datamodule(scale: int | Sequence[int] = 3, **kwargs: Any) -> SRDataModule:
     """The embedded default data set (scikit-image photos), as ``data=sample`` builds it."""
     from .sources import SAMPLE_TRAIN, SAMPLE_VAL
 

@@ -1,16 +1,30 @@
-"""Datasets yielding named dicts ``{"lr", "hr", "name"}`` of float32 RGB tensors in [0, 1]."""
+"""Datasets yielding named dicts ``{"lr", "hr", "name", "scale"}`` of float32 RGB tensors in
+[0, 1] (``scale`` an int: the HR/LR size ratio of the pair).
+
+Multi-scale training (one model for several scales) draws **one scale per batch**, since LR
+patches of different scales do not stack: :class:`MultiScalePatchDataset` is indexed by
+``(scale, i)`` and :class:`ScaleBatchSampler` picks a random scale for each batch.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
+
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import BatchSampler, Dataset, Sampler
 
 from ..errors import SRLabError
 from .io import to_float
 from .sources import ImageRecord
 
-__all__ = ["PatchDataset", "WholeImageDataset", "augment_pair"]
+__all__ = [
+    "PatchDataset",
+    "WholeImageDataset",
+    "MultiScalePatchDataset",
+    "ScaleBatchSampler",
+    "augment_pair",
+]
 
 
 def augment_pair(lr: Tensor, hr: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
@@ -68,20 +82,97 @@ class PatchDataset(Dataset):
         hr = rec.hr[:, i * s : (i + p) * s, j * s : (j + p) * s]
         if self.augment:
             lr, hr = augment_pair(lr, hr)
-        return {"lr": to_float(lr.contiguous()), "hr": to_float(hr.contiguous()), "name": rec.name}
+        return {
+            "lr": to_float(lr.contiguous()),
+            "hr": to_float(hr.contiguous()),
+            "name": rec.name,
+            "scale": s,
+        }
 
 
 class WholeImageDataset(Dataset):
-    """Whole prepared image pairs (validation and test)."""
+    """Whole prepared image pairs (validation and test).
 
-    def __init__(self, records: list[ImageRecord]) -> None:
+    Args:
+        records: prepared pairs.
+        scale: their scale, returned with each item (``None``: worked out from the sizes).
+    """
+
+    def __init__(self, records: list[ImageRecord], scale: int | None = None) -> None:
         if not records:
             raise SRLabError("the evaluation set is empty")
         self.records = records
+        if scale is None:
+            scale = records[0].hr.shape[-1] // records[0].lr.shape[-1]
+        self.scale = int(scale)
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict:
         r = self.records[index]
-        return {"lr": to_float(r.lr), "hr": to_float(r.hr), "name": r.name}
+        return {"lr": to_float(r.lr), "hr": to_float(r.hr), "name": r.name, "scale": self.scale}
+
+
+class MultiScalePatchDataset(Dataset):
+    """Patch datasets of several scales behind one index ``(scale, i)``.
+
+    ``len()`` is the epoch budget (``length``), shared by all scales; use it with
+    :class:`ScaleBatchSampler`, which turns the sampler's integer indices into ``(scale, i)``
+    with one scale per batch.
+
+    Args:
+        datasets: scale -> :class:`PatchDataset` of that scale.
+        length: samples per epoch, all scales together.
+    """
+
+    def __init__(self, datasets: Mapping[int, PatchDataset], length: int) -> None:
+        if not datasets:
+            raise SRLabError("no scale to train on")
+        self.datasets = dict(datasets)
+        self.scales = tuple(self.datasets)
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: tuple[int, int]) -> dict:
+        if not isinstance(index, tuple):
+            raise TypeError(
+                "MultiScalePatchDataset is indexed by (scale, i): load it with a ScaleBatchSampler"
+            )
+        scale, i = index
+        return self.datasets[scale][i]
+
+
+class ScaleBatchSampler(BatchSampler):
+    """Batches of ``(scale, i)`` indices with **one** random scale per batch (uniform over
+    ``scales``), as MDSR, CARN and VDSR train.
+
+    Args:
+        sampler: yields the integer indices ``i``.
+        batch_size: samples per batch.
+        drop_last: drop the last incomplete batch.
+        scales: the scales to draw from.
+        generator: random generator for the scale draws (``None``: torch's global one, so
+            ``seed_everything`` makes them reproducible).
+    """
+
+    def __init__(
+        self,
+        sampler: Sampler[int] | Sequence[int],
+        batch_size: int,
+        drop_last: bool,
+        scales: Sequence[int] = (),
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(sampler, batch_size, drop_last)
+        if not scales:
+            raise ValueError("ScaleBatchSampler needs at least one scale")
+        self.scales = tuple(int(s) for s in scales)
+        self.generator = generator
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:  # type: ignore[override]
+        for batch in super().__iter__():
+            k = int(torch.randint(len(self.scales), (), generator=self.generator))
+            yield [(self.scales[k], i) for i in batch]

@@ -8,6 +8,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,9 +16,10 @@ from torch import Tensor
 
 from ..errors import SRLabError
 from .degradation import bicubic_downscale, mod_crop
+from .imresize import imresize
 from .io import list_images, read_image
 
-__all__ = ["ImageRecord", "ImageFolder", "SampleImages", "SAMPLE_TRAIN", "SAMPLE_VAL", "SAMPLE_TEST"]
+__all__ = ["ImageRecord", "ImageFolder", "SampleImages", "Rescaled", "SAMPLE_TRAIN", "SAMPLE_VAL", "SAMPLE_TEST"]
 
 #: scikit-image's bundled colour photos used by ``data=sample``: trained on, validated on, and
 #: kept unseen for testing. The test list is never used for training.
@@ -159,3 +161,39 @@ class SampleImages:
             ImageRecord(n, torch.from_numpy(_sample_photo(n)).permute(2, 0, 1).contiguous(), None, f"skimage.data.{n}")
             for n in self.names
         ]
+
+
+class Rescaled:
+    """Scale augmentation of a training source: each HR image also at smaller sizes.
+
+    FSRCNN (Dong et al. 2016) and VDSR enlarge small training sets this way: every HR image is
+    downscaled by each factor (MATLAB-exact bicubic, antialiased) and the result is used as an
+    extra HR image, so the network sees the same content at several sharpnesses. Pre-made LR
+    images of the wrapped source are dropped (they only match factor 1).
+
+    Args:
+        source: any source with ``load(scale) -> list[ImageRecord]`` (e.g. :class:`SampleImages`).
+        factors: HR size factors in (0, 1], e.g. ``[1.0, 0.9, 0.8, 0.7, 0.6]`` (FSRCNN).
+    """
+
+    def __init__(self, source: Any, factors: list[float] | tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)) -> None:
+        bad = [f for f in factors if not 0 < float(f) <= 1]
+        if bad or not factors:
+            raise SRLabError(f"Rescaled factors must lie in (0, 1], got {list(factors)}")
+        self.source = source
+        self.factors = tuple(float(f) for f in factors)
+
+    def __repr__(self) -> str:
+        return f"Rescaled({self.source!r}, factors={list(self.factors)})"
+
+    def load(self, scale: int) -> list[ImageRecord]:
+        out = []
+        for rec in self.source.load(scale):
+            for f in self.factors:
+                if f == 1.0:
+                    out.append(ImageRecord(rec.name, rec.hr, None, rec.path))
+                    continue
+                hr = imresize(rec.hr.float().div(255.0), f, antialias=True)  # MATLAB imresize(I, f)
+                hr = hr.clamp(0, 1).mul(255.0).round().to(torch.uint8)
+                out.append(ImageRecord(f"{rec.name}@{f:g}", hr, None, rec.path))
+        return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -42,7 +43,16 @@ class WeightedSum(nn.Module):
         self.terms = nn.ModuleDict(dict(terms))
         self.weights = {name: float(weights.get(name, 1.0)) for name in terms}
 
-    def forward(self, pred: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, pred: Any, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        # ``pred`` goes to every term as the network returned it: a tensor, or the list/dict of a
+        # multi-output network, which only terms marked ``multi_output`` (DeepSupervision) take
+        if not isinstance(pred, Tensor):
+            plain = [n for n, t in self.terms.items() if not getattr(t, "multi_output", False)]
+            if plain:
+                raise TypeError(
+                    f"the network returned a {type(pred).__name__} of predictions, but loss terms {plain} "
+                    "take one tensor; wrap them in srlab.losses.DeepSupervision (see conf/loss/drcn.yaml)"
+                )
         parts = {name: term(pred, target) for name, term in self.terms.items()}
         total = torch.stack([self.weights[n] * v for n, v in parts.items()]).sum()
         return total, parts

@@ -2,6 +2,7 @@
 concrete architecture."""
 
 from .checkpoint import load_model, load_net_weights, read_checkpoint
+from .gan_module import GANModule
 from .sr_module import SRModule, final_output
 
-__all__ = ["SRModule", "final_output", "load_model", "load_net_weights", "read_checkpoint"]
+__all__ = ["SRModule", "GANModule", "final_output", "load_model", "load_net_weights", "read_checkpoint"]

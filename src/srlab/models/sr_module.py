@@ -10,8 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..archs.base import is_multi_scale, net_scales
 from ..color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from ..data.imresize import imresize
+from ..errors import SRLabError
 from ..metrics import PSNR, SSIM
 
 __all__ = ["SRModule"]
@@ -41,6 +43,12 @@ class SRModule(pl.LightningModule):
     - pre-upsampling networks get the MATLAB-bicubic-upscaled input at HR size.
     - networks with unpadded convolutions (``border > 0``) are trained against the centre of
       the target and get a reflect-padded input at inference.
+    - multi-scale networks (``net.scales``, see :mod:`srlab.archs.base`) get ``scale=`` the
+      batch's scale (``batch["scale"]``, one per batch); the bicubic baseline, the Cb/Cr merge
+      and the metrics' border crop use that scale. Validation logs ``val/x<s>/psnr``,
+      ``val/x<s>/ssim`` and ``val/x<s>/psnr_bicubic`` per scale, and ``val/psnr`` (what the
+      checkpoint callback monitors), ``val/ssim``, ``val/psnr_bicubic`` as the **mean over the
+      validated scales** (every scale weighs the same). Single-scale networks log as before.
 
     Args:
         net: the generator.
@@ -51,7 +59,8 @@ class SRModule(pl.LightningModule):
         scheduler_monitor: the metric ``ReduceLROnPlateau`` watches.
         net_spec: ``{"_target_": ..., **kwargs}`` of the net, stored in checkpoints so that
             :func:`srlab.load_model` can rebuild the network from the checkpoint alone.
-        crop_border: pixels shaved before PSNR/SSIM (default: the scale, the SR protocol).
+        crop_border: pixels shaved before PSNR/SSIM (default: the scale of each batch, the SR
+            protocol).
         metric_y_channel: PSNR/SSIM on Y (papers) or on RGB.
     """
 
@@ -77,25 +86,76 @@ class SRModule(pl.LightningModule):
         self.scheduler_monitor = scheduler_monitor
         self.net_spec = dict(net_spec) if net_spec is not None else None
         self.scale = int(net.scale)
-        self.crop_border = self.scale if crop_border is None else int(crop_border)
+        self.scales = net_scales(net)
+        self.multi_scale = is_multi_scale(net)
+        self._crop_border = None if crop_border is None else int(crop_border)
+        self.crop_border = self.crop_for(self.scale)
         self.metric_y_channel = metric_y_channel
         self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"])
         metric_kw = dict(crop_border=self.crop_border, y_channel=metric_y_channel)
         self.val_psnr, self.val_ssim = PSNR(**metric_kw), SSIM(**metric_kw)
         self.val_psnr_bicubic = PSNR(**metric_kw)
+        # multi-scale networks: one set of validation metrics per scale ("x2", "x3", ...)
+        self.val_metrics = nn.ModuleDict()
+        if self.multi_scale:
+            for s in self.scales:
+                kw = dict(crop_border=self.crop_for(s), y_channel=metric_y_channel)
+                self.val_metrics[f"x{s}"] = nn.ModuleDict(
+                    {"psnr": PSNR(**kw), "ssim": SSIM(**kw), "psnr_bicubic": PSNR(**kw)}
+                )
         self.test_metrics = nn.ModuleDict()
 
     # ------------------------------------------------------------------ the input contract
     @property
     def protocol(self) -> str:
         colour = "y-bt601" if self.metric_y_channel else "rgb"
+        if len(self.scales) > 1:
+            scales = "/".join(f"x{s}" for s in self.scales)
+            crop = "scale" if self._crop_border is None else self._crop_border
+            return f"bicubic-matlab {scales}, {colour}, crop {crop}, 8-bit"
         return f"bicubic-matlab x{self.scale}, {colour}, crop {self.crop_border}, 8-bit"
 
-    def bicubic(self, lr: Tensor) -> Tensor:
-        """The bicubic baseline (MATLAB ``imresize``) at HR size."""
-        return imresize(lr, self.scale)
+    def crop_for(self, scale: int) -> int:
+        """Pixels shaved before the metrics at ``scale``: ``crop_border``, or the scale."""
+        return int(scale) if self._crop_border is None else self._crop_border
 
-    def net_input(self, lr: Tensor, pad_border: bool) -> tuple[Tensor, Tensor | None]:
+    def check_scale(self, scale: int | None) -> int:
+        """``scale`` (default: the network's) if the network serves it, else a clear error."""
+        if scale is None:
+            return self.scale
+        scale = int(scale)
+        if scale not in self.scales:
+            served = ", ".join(f"x{s}" for s in self.scales)
+            raise SRLabError(f"the network ({type(self.net).__name__}) upscales {served}, not x{scale}")
+        return scale
+
+    @staticmethod
+    def batch_scale(batch: Mapping[str, Any]) -> int | None:
+        """The scale of a batch (``batch["scale"]``: one value, the same for every sample)."""
+        s = batch.get("scale") if isinstance(batch, Mapping) else None
+        if s is None:
+            return None
+        if isinstance(s, Tensor):
+            if s.numel() > 1 and not bool((s == s.flatten()[0]).all()):
+                raise ValueError(f"a batch mixes scales {sorted(set(s.tolist()))}: one scale per batch")
+            return int(s.flatten()[0])
+        if isinstance(s, (list, tuple)):
+            return int(s[0])
+        return int(s)
+
+    def run_net(self, x: Tensor, scale: int | None = None) -> Any:
+        """Call the network, passing ``scale=`` to multi-scale networks only."""
+        if self.multi_scale:
+            return self.net(x, scale=self.check_scale(scale))
+        return self.net(x)
+
+    def bicubic(self, lr: Tensor, scale: int | None = None) -> Tensor:
+        """The bicubic baseline (MATLAB ``imresize``) at HR size."""
+        return imresize(lr, self.scale if scale is None else int(scale))
+
+    def net_input(
+        self, lr: Tensor, pad_border: bool, scale: int | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """RGB LR batch -> what the network eats; also returns YCbCr for Y networks."""
         ycbcr = None
         x = lr
@@ -103,7 +163,7 @@ class SRModule(pl.LightningModule):
             ycbcr = rgb_to_ycbcr(lr)
             x = ycbcr[:, :1]
         if getattr(self.net, "pre_upsample", False):
-            x = imresize(x, self.scale)
+            x = imresize(x, self.scale if scale is None else int(scale))
         b = getattr(self.net, "border", 0)
         if pad_border and b:
             x = F.pad(x, (b, b, b, b), mode="reflect")
@@ -115,24 +175,41 @@ class SRModule(pl.LightningModule):
         b = getattr(self.net, "border", 0)
         return target[..., b:-b, b:-b] if b else target
 
-    def to_rgb(self, pred: Tensor, ycbcr: Tensor | None) -> Tensor:
+    def to_rgb(self, pred: Tensor, ycbcr: Tensor | None, scale: int | None = None) -> Tensor:
         """Network output -> RGB: Y networks get bicubic-upscaled Cb/Cr merged back."""
         if ycbcr is None:
             return pred
-        cbcr = imresize(ycbcr[:, 1:], self.scale)
+        cbcr = imresize(ycbcr[:, 1:], self.scale if scale is None else int(scale))
         return ycbcr_to_rgb(torch.cat([pred, cbcr], dim=1))
 
-    def forward(self, lr: Tensor) -> Tensor:
-        """RGB LR ``(B,3,h,w)`` in [0, 1] -> RGB SR ``(B,3,sh,sw)``, not clamped."""
-        x, ycbcr = self.net_input(lr, pad_border=True)
-        return self.to_rgb(final_output(self.net(x)), ycbcr)
+    def forward(self, lr: Tensor, scale: int | None = None) -> Tensor:
+        """RGB LR ``(B,3,h,w)`` in [0, 1] -> RGB SR ``(B,3,sh,sw)``, not clamped.
+
+        ``scale`` picks the scale of a multi-scale network (default: its ``scale``); a
+        single-scale network accepts only its own scale.
+        """
+        scale = self.check_scale(scale)
+        x, ycbcr = self.net_input(lr, pad_border=True, scale=scale)
+        return self.to_rgb(final_output(self.run_net(x, scale)), ycbcr, scale)
 
     # ------------------------------------------------------------------ training
+    def on_fit_start(self) -> None:
+        data_scales = getattr(getattr(self.trainer, "datamodule", None), "scales", None)
+        if data_scales:
+            missing = [int(s) for s in data_scales if int(s) not in self.scales]
+            if missing:
+                served = ", ".join(f"x{s}" for s in self.scales)
+                raise SRLabError(
+                    f"data.scale asks for {', '.join(f'x{s}' for s in missing)} but the network "
+                    f"({type(self.net).__name__}) upscales {served}"
+                )
+
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         if self.loss is None:
             raise RuntimeError("SRModule was built without a loss; it can only evaluate")
-        x, _ = self.net_input(batch["lr"], pad_border=False)
-        total, parts = self.loss(self.net(x), self.net_target(batch["hr"]))
+        scale = self.check_scale(self.batch_scale(batch))
+        x, _ = self.net_input(batch["lr"], pad_border=False, scale=scale)
+        total, parts = self.loss(self.run_net(x, scale), self.net_target(batch["hr"]))
         bs = x.shape[0]
         self.log("train/loss", total, prog_bar=True, batch_size=bs)
         if len(parts) > 1:
@@ -140,31 +217,52 @@ class SRModule(pl.LightningModule):
                 self.log(f"train/{name}", value, batch_size=bs)
         return total
 
-    def validation_step(self, batch: dict, batch_idx: int) -> dict:
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> dict:
         lr, hr = batch["lr"], batch["hr"]
-        sr = self(lr).clamp(0, 1)
-        bic = self.bicubic(lr).clamp(0, 1)
+        scale = self.check_scale(self.batch_scale(batch))
+        sr = self(lr, scale).clamp(0, 1)
+        bic = self.bicubic(lr, scale).clamp(0, 1)
+        if self.multi_scale:
+            metrics = self.val_metrics[f"x{scale}"]
+            metrics["psnr"](sr, hr)
+            metrics["ssim"](sr, hr)
+            metrics["psnr_bicubic"](bic, hr)
+            for key, metric in metrics.items():
+                self.log(f"val/x{scale}/{key}", metric, batch_size=1, add_dataloader_idx=False)
+            return {"sr": sr, "bicubic": bic}
         self.val_psnr(sr, hr)
         self.val_ssim(sr, hr)
         self.val_psnr_bicubic(bic, hr)
-        self.log("val/psnr", self.val_psnr, prog_bar=True, batch_size=1)
-        self.log("val/ssim", self.val_ssim, batch_size=1)
-        self.log("val/psnr_bicubic", self.val_psnr_bicubic, batch_size=1)
+        self.log("val/psnr", self.val_psnr, prog_bar=True, batch_size=1, add_dataloader_idx=False)
+        self.log("val/ssim", self.val_ssim, batch_size=1, add_dataloader_idx=False)
+        self.log("val/psnr_bicubic", self.val_psnr_bicubic, batch_size=1, add_dataloader_idx=False)
         return {"sr": sr, "bicubic": bic}
+
+    def on_validation_epoch_end(self) -> None:
+        """Multi-scale networks: ``val/psnr`` (and ssim, psnr_bicubic) = mean over scales."""
+        if not self.multi_scale:
+            return
+        seen = [m for m in self.val_metrics.values() if m["psnr"].update_called]
+        if not seen:
+            return
+        for key in ("psnr", "ssim", "psnr_bicubic"):
+            # compute() is cached, so Lightning's own epoch-end compute/reset is unaffected
+            mean = torch.stack([m[key].compute().float() for m in seen]).mean()
+            self.log(f"val/{key}", mean, prog_bar=key == "psnr", batch_size=1)
 
     def on_test_start(self) -> None:
         names = getattr(self.trainer.datamodule, "test_names", None) or []
         n = len(self.trainer.test_dataloaders or [])
         names = list(names) + [f"set{i}" for i in range(len(names), n)]
         self._test_names = names
-        kw = dict(crop_border=self.crop_border, y_channel=self.metric_y_channel)
-        for name in names:
-            if name not in self.test_metrics:
-                self.test_metrics[name] = nn.ModuleDict({"psnr": PSNR(**kw), "ssim": SSIM(**kw)}).to(self.device)
 
     def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         name = self._test_names[dataloader_idx]
-        sr = self(batch["lr"]).clamp(0, 1)
+        scale = self.check_scale(self.batch_scale(batch))
+        if name not in self.test_metrics:
+            kw = dict(crop_border=self.crop_for(scale), y_channel=self.metric_y_channel)
+            self.test_metrics[name] = nn.ModuleDict({"psnr": PSNR(**kw), "ssim": SSIM(**kw)}).to(self.device)
+        sr = self(batch["lr"], scale).clamp(0, 1)
         for key, metric in self.test_metrics[name].items():
             metric(sr, batch["hr"])
             self.log(f"test/{name}/{key}", metric, batch_size=1, add_dataloader_idx=False)
@@ -189,6 +287,7 @@ class SRModule(pl.LightningModule):
             "version": __version__,
             "net": self.net_spec,
             "scale": self.scale,
+            "scales": list(self.scales),
             "in_channels": int(self.net.in_channels),
             "protocol": self.protocol,
         }

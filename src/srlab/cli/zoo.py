@@ -1,0 +1,203 @@
+"""srlab-zoo: parameters and multiply-adds of every network config, for a 1280x720 output.
+
+For each ``conf/model/net/<name>.yaml`` and each scale (2, 3, 4 by default) the network is built
+from its config (``${data.scale}`` set to the scale) **on the meta device**, so no weight is
+allocated and nothing is computed, and one forward pass runs under PyTorch's own
+:class:`torch.utils.flop_counter.FlopCounterMode`, which counts from the tensor shapes alone.
+
+Conventions (those of the lightweight-SR tables, e.g. CARN's):
+
+- ``params``: every parameter of the model as built for that scale, shared ones once; a
+  multi-scale network (MDSR, CARN, ...) counts all its scale branches, as its paper does.
+- ``macs``: multiply-accumulates = FLOPs / 2 of the convolutions and matrix products that
+  produce a **1280x720 output**: a post-upsampling network gets a ``1280/s x 720/s`` LR input, a
+  pre-upsampling one (``pre_upsample``) the 1280x720 image itself (plus its ``border``). A
+  transposed convolution is counted as torch counts it: ``Cin * Cout * k^2`` per **input**
+  pixel (FSRCNN's own convention for its deconvolution). Pixel shuffle is a pure reshuffle (no
+  arithmetic), and element-wise work (biases, activations, residual additions, mean shift) and
+  the bicubic pre-upsampling are not counted.
+- x3: 1280/3 is not an integer. The count is made at LR widths 426 and 427 (height 240) and
+  interpolated linearly to 426.67, which is exact for networks whose cost is affine in the
+  width (every convolutional one) and equals the paper figures (CARN x3: 118.8G).
+
+A config that fails to build or run is reported with its error instead of numbers; a scale a
+network does not support (it raises ``ValueError`` at that scale but builds at another) is
+skipped. ``--json`` prints ``{"<config>": {"2": {"params": N, "macs": M}, ...}}`` (a failing
+config: ``{"<config>": {"error": "..."}}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..archs.base import is_multi_scale
+from ..utils import build_from_spec
+from .common import CONF_DIR
+
+__all__ = ["count_net", "zoo", "zoo_markdown", "main"]
+
+OUT_W, OUT_H = 1280, 720
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _spec(raw: Any, scale: int) -> dict[str, Any]:
+    """The net config with ``${data.scale}`` (the only interpolation net configs use) = scale."""
+    root = OmegaConf.create({"data": {"scale": scale}, "net": raw})
+    spec = OmegaConf.to_container(root.net, resolve=True)
+    spec.pop("defaults", None)
+    return spec
+
+
+def _build(spec: dict[str, Any]) -> torch.nn.Module:
+    try:
+        with torch.device("meta"):
+            return build_from_spec(spec)
+    except ValueError:
+        raise
+    except Exception:  # noqa: BLE001 - some constructors need real tensors: build, then move
+        return build_from_spec(spec).to("meta")
+
+
+def _flops(net: torch.nn.Module, scale: int, h: int, w: int) -> int:
+    x = torch.empty(1, int(net.in_channels), h, w, device="meta")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        if is_multi_scale(net):
+            net(x, scale=scale)
+        else:
+            net(x)
+    return int(counter.get_total_flops())
+
+
+def count_net(spec: dict[str, Any], scale: int, out_w: int = OUT_W, out_h: int = OUT_H) -> dict[str, int]:
+    """``{"params", "macs"}`` of the network ``spec`` at ``scale`` for an ``out_w x out_h`` output."""
+    try:
+        net = _build(spec)
+    except ValueError as e:
+        raise _Unsupported(str(e)) from None
+    net.eval()
+    params = sum(p.numel() for p in net.parameters())
+    if getattr(net, "pre_upsample", False):
+        b = int(getattr(net, "border", 0) or 0)
+        macs2 = _flops(net, scale, out_h + 2 * b, out_w + 2 * b)
+    else:
+        h, w = out_h / scale, out_w / scale
+        if not h.is_integer():
+            raise _Unsupported(f"the output height {out_h} is not a multiple of x{scale}")
+        h = int(h)
+        if w.is_integer():
+            macs2 = _flops(net, scale, h, int(w))
+        else:  # affine in the width: interpolate between the two integer widths
+            lo, hi = math.floor(w), math.ceil(w)
+            f_lo, f_hi = _flops(net, scale, h, lo), _flops(net, scale, h, hi)
+            macs2 = f_lo + (w - lo) * (f_hi - f_lo)
+    return {"params": int(params), "macs": int(round(macs2 / 2))}
+
+
+def _short_error(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {msg}"[:200]
+
+
+def zoo(
+    conf_dir: str | Path | None = None, scales: tuple[int, ...] = (2, 3, 4), names: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """``{config: {"<scale>": {"params", "macs"}, ...}}`` (or ``{"error": ...}``) for every config
+    under ``<conf_dir>/model/net``, in name order."""
+    net_dir = Path(conf_dir or CONF_DIR) / "model" / "net"
+    paths = sorted(net_dir.glob("*.yaml"))
+    if names:
+        paths = [p for p in paths if p.stem in names]
+    table: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        row: dict[str, Any] = {}
+        errors: list[str] = []
+        try:
+            raw = OmegaConf.load(path)
+            target = str(raw.get("_target_", ""))
+        except Exception as e:  # noqa: BLE001 - a broken config is a row, not a crash
+            table[path.stem] = {"error": _short_error(e)}
+            continue
+        for s in scales:
+            try:
+                row[str(s)] = count_net(_spec(raw, s), s)
+            except _Unsupported as e:
+                errors.append(str(e))
+            except Exception as e:  # noqa: BLE001
+                table[path.stem] = {"error": _short_error(e)}
+                break
+        else:
+            if not row:
+                table[path.stem] = {"error": errors[0] if errors else "no scale to count"}
+            else:
+                table[path.stem] = row
+        table[path.stem].setdefault("_target_", target)
+    return table
+
+
+def _fmt(n: float, unit: str) -> str:
+    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if n >= div:
+            return f"{n / div:.{1 if suffix in 'GT' else 2}f}{suffix}"
+    return f"{n:.0f}"
+
+
+def zoo_markdown(table: dict[str, dict[str, Any]], scales: tuple[int, ...] = (2, 3, 4)) -> str:
+    """The table as Markdown: one row per config; params and MACs at each scale."""
+    head = "| config | network | params | " + " | ".join(f"MACs x{s}" for s in scales) + " |"
+    lines = [head, "|---|---|---:|" + "---:|" * len(scales)]
+    for name, row in table.items():
+        target = row.get("_target_", "").rsplit(".", 1)[-1]
+        if "error" in row:
+            lines.append(f"| {name} | {target} | error: {row['error']} |" + " |" * len(scales))
+            continue
+        counted = [row[str(s)] for s in scales if str(s) in row]
+        params = sorted({c["params"] for c in counted})
+        p = (
+            _fmt(params[0], "")
+            if len(params) == 1
+            else " / ".join(_fmt(row[str(s)]["params"], "") if str(s) in row else "-" for s in scales)
+        )
+        macs = [_fmt(row[str(s)]["macs"], "") if str(s) in row else "-" for s in scales]
+        lines.append(f"| {name} | {target} | {p} | " + " | ".join(macs) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="srlab-zoo", description=__doc__.split("\n\n")[0])
+    p.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
+    p.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4], help="scales (2 3 4)")
+    p.add_argument("--nets", nargs="+", default=None, help="only these configs (file stems)")
+    p.add_argument("--conf-dir", default=None, help="config root (default: srlab's conf/)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    scales = tuple(args.scales)
+    table = zoo(args.conf_dir, scales, args.nets)
+    if args.json:
+        clean = {k: {kk: vv for kk, vv in v.items() if kk != "_target_"} for k, v in table.items()}
+        json.dump(clean, sys.stdout, indent=2)
+        print()
+        return
+    print(
+        f"Parameters and multiply-adds (MACs = FLOPs/2, torch FlopCounterMode) for a "
+        f"{OUT_W}x{OUT_H} output; params as built (multi-scale nets: every branch).\n"
+    )
+    print(zoo_markdown(table, scales))
+
+
+if __name__ == "__main__":
+    main()
