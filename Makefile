@@ -39,6 +39,7 @@ test-fast: install
 bench: install
 	$(PY) bench/bench_train_step.py
 	$(PY) bench/bench_imresize.py
+	$(PY) bench/bench_loader.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

@@ -5,6 +5,10 @@ loading is not measured), same optimizer and loss; both measured in this process
 over several rounds, and the ratio of the medians printed. Goal: ratio <= 1.05.
 
     python bench/bench_train_step.py [--steps 300] [--batch 32] [--patch 17] [--rounds 3]
+
+``--options channels_last,bf16-mixed,channels_last+bf16-mixed`` also times SRModule with those
+speed options (``model.channels_last``, ``trainer.precision``) in the same rounds and prints
+each against SRModule's default (fp32, NCHW).
 """
 
 from __future__ import annotations
@@ -45,17 +49,21 @@ def make_batches(n: int, batch: int, patch: int, scale: int) -> list[dict]:
     ]
 
 
-def time_lightning(batches: list[dict], warmup: int, scale: int) -> float:
+def time_lightning(batches: list[dict], warmup: int, scale: int, option: str = "default") -> float:
     torch.manual_seed(0)
+    parts = option.split("+")
+    precision = next((o for o in parts if o.endswith("-mixed") or o.endswith("-true")), "32-true")
     module = SRModule(
         ESPCN(scale=scale),
         loss=WeightedSum({"l2": MSELoss()}),
         optimizer=lambda params: torch.optim.Adam(params, lr=1e-3),
+        channels_last="channels_last" in parts,
     )
     timer = _Timer(warmup)
     trainer = pl.Trainer(
         max_epochs=1,
         accelerator="cpu",
+        precision=precision,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -94,18 +102,26 @@ def main() -> None:
     p.add_argument("--patch", type=int, default=17)
     p.add_argument("--scale", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--options", default="", help="comma list, e.g. channels_last,bf16-mixed,channels_last+bf16-mixed")
     args = p.parse_args()
+    options = [o for o in args.options.split(",") if o]
+    extra: dict[str, list[float]] = {o: [] for o in options}
     batches = make_batches(args.steps + args.warmup, args.batch, args.patch, args.scale)
     plain, light = [], []
     for _ in range(args.rounds):
         plain.append(time_plain(batches, args.warmup, args.scale))
         light.append(time_lightning(batches, args.warmup, args.scale))
+        for o in options:
+            extra[o].append(time_lightning(batches, args.warmup, args.scale, o))
     p_med, l_med = statistics.median(plain), statistics.median(light)
     print(f"ESPCN x{args.scale} (Y), batch {args.batch} x {args.patch}x{args.patch} LR, {args.steps} steps, "
           f"{torch.get_num_threads()} threads, {args.rounds} rounds")
     print(f"plain PyTorch loop : {p_med * 1e3:7.2f} ms/step  (rounds: {', '.join(f'{t * 1e3:.2f}' for t in plain)})")
     print(f"srlab SRModule     : {l_med * 1e3:7.2f} ms/step  (rounds: {', '.join(f'{t * 1e3:.2f}' for t in light)})")
     print(f"ratio srlab / plain: {l_med / p_med:.3f}  (goal <= 1.05)")
+    for o, times in extra.items():
+        med = statistics.median(times)
+        print(f"SRModule {o:<26}: {med * 1e3:7.2f} ms/step, {med / l_med:.3f} x the default")
 
 
 if __name__ == "__main__":

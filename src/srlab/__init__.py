@@ -11,12 +11,39 @@ Public API::
 
 __version__ = "0.1.0"
 
-from .color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb  # noqa: E402
-from .data.imresize import imresize  # noqa: E402
-from .errors import SRLabError  # noqa: E402
-from .inference import upscale  # noqa: E402
-from .metrics import PSNR, SSIM, psnr, ssim  # noqa: E402
-from .models import SRModule, load_model, load_net_weights  # noqa: E402
+from importlib import import_module
+from typing import Any
+
+# Public names -> the module that defines them. Imported on first use (PEP 562), so that tools
+# which need no torch (e.g. `srlab-mos`) start fast; `from srlab import psnr` works as usual.
+_EXPORTS = {
+    "rgb_to_y": ".color",
+    "rgb_to_ycbcr": ".color",
+    "ycbcr_to_rgb": ".color",
+    "imresize": ".data.imresize",
+    "SRLabError": ".errors",
+    "upscale": ".inference",
+    "PSNR": ".metrics",
+    "SSIM": ".metrics",
+    "psnr": ".metrics",
+    "ssim": ".metrics",
+    "SRModule": ".models",
+    "load_model": ".models",
+    "load_net_weights": ".models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'srlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "__version__",

@@ -1,7 +1,9 @@
 """Lightning callbacks."""
 
+from .ema import EMA
 from .grad_clip import AdjustableGradientClipping
 from .images import ValidationImages
 from .loss_schedule import LossWeightSchedule
+from .nan import StopOnNonFiniteLoss
 
-__all__ = ["ValidationImages", "LossWeightSchedule", "AdjustableGradientClipping"]
+__all__ = ["ValidationImages", "LossWeightSchedule", "AdjustableGradientClipping", "StopOnNonFiniteLoss", "EMA"]

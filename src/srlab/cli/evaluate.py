@@ -8,6 +8,7 @@ VDSR, ...) is evaluated at every scale it serves: one table row per set and scal
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,14 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..data.sources import SAMPLE_TEST, ImageFolder, ImageRecord, SampleImages
+from ..data.sources import (
+    BENCHMARK_SETS,
+    SAMPLE_TEST,
+    Benchmark,
+    ImageFolder,
+    ImageRecord,
+    SampleImages,
+)
 from ..errors import SRLabError
 from ..evaluation import evaluate_sets, results_markdown, write_results
 from ..models.checkpoint import load_model
@@ -24,13 +32,40 @@ from .common import CONF_DIR, report_user_errors
 __all__ = ["evaluate", "build_test_source", "main"]
 
 
-def build_test_source(name: str, spec: Any) -> Any:
-    """A test set from config: ``"sample"``, a folder path, or ``{hr_dir, lr_dir}``."""
+def build_test_source(name: str, spec: Any, benchmark_root: str = "data/benchmark") -> Any:
+    """A test set from config: ``"sample"``, ``"benchmark"`` (the set called ``name`` under
+    ``benchmark_root``, :class:`~srlab.data.Benchmark`), a folder path, or ``{hr_dir, lr_dir}``."""
     if isinstance(spec, str):
+        if spec == "benchmark":
+            return Benchmark(name, benchmark_root)
         return SampleImages(SAMPLE_TEST) if spec == "sample" else ImageFolder(spec)
     if isinstance(spec, dict) and "hr_dir" in spec:
         return ImageFolder(spec["hr_dir"], spec.get("lr_dir"))
     raise SRLabError(f"test_sets.{name} must be 'sample', a folder, or {{hr_dir: ..., lr_dir: ...}}; got {spec!r}")
+
+
+def _test_specs(test_sets: Any, benchmark_root: str | None = None) -> dict[str, Any]:
+    """``test_sets`` as name -> spec: a mapping as is; a set name or a list of names = those
+    benchmark sets (``[Set5, Set14]``); ``benchmarks`` = the five standard sets, or with
+    ``benchmark_root`` those of them found there (the missing ones are named on stderr)."""
+    if isinstance(test_sets, str):
+        test_sets = [test_sets]
+    ts = OmegaConf.to_container(test_sets, resolve=True) if OmegaConf.is_config(test_sets) else test_sets
+    if not isinstance(ts, list):
+        return dict(ts or {})
+    names: list[str] = []
+    for x in ts:
+        if x != "benchmarks":
+            names.append(str(x))
+            continue
+        found = [n for n in BENCHMARK_SETS if benchmark_root is None or (Path(benchmark_root) / n).is_dir()]
+        if not found:
+            raise SRLabError(f"test_sets=benchmarks: none of {', '.join(BENCHMARK_SETS)} is in {benchmark_root}")
+        missing = sorted(set(BENCHMARK_SETS) - set(found))
+        if missing:
+            print(f"srlab-eval: not in {benchmark_root}, skipped: {', '.join(missing)}", file=sys.stderr)
+        names += found
+    return dict.fromkeys(names, "benchmark")
 
 
 class _Loaded:
@@ -52,14 +87,15 @@ def _device(name: str) -> torch.device:
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt_path`` on ``cfg.test_sets``; returns the results dict."""
     model = load_model(cfg.ckpt_path, map_location=_device(cfg.get("device", "auto")))
-    specs = OmegaConf.to_container(cfg.test_sets, resolve=True) or {}
+    bench_root = str(cfg.get("benchmark_root") or "data/benchmark")
+    specs = _test_specs(cfg.test_sets, bench_root)
     if not specs:
         raise SRLabError("test_sets is empty: name at least one set, e.g. test_sets='{Set5: data/Set5/HR}'")
     scales = cfg.get("scales")
     scales = [scales] if isinstance(scales, int) else list(scales or []) or list(model.scales)
     for s in scales:
         model.check_scale(s)
-    sources = {n: build_test_source(n, s) for n, s in specs.items()}
+    sources = {n: build_test_source(n, s, bench_root) for n, s in specs.items()}
     # load every set at every scale up front: errors (missing folder, LR size) come before work
     sets: dict[str, dict[int, list[ImageRecord]]] = {
         n: {s: src.load(s) for s in scales} for n, src in sources.items()
@@ -80,6 +116,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             save_images=cfg.get("save_images", True),
             progress=lambda s, n: bar.update(task, advance=1, description=f"{s}/{n}"),
             scales=scales,
+            self_ensemble=bool(cfg.get("self_ensemble", False)),
         )
     results["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
     name = type(model.net).__name__

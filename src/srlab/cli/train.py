@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import hydra
 import pytorch_lightning as pl
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import InterpolationToMissingValueError
 from pytorch_lightning.callbacks import LearningRateMonitor
 
@@ -91,13 +92,15 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     model = build_module(cfg)
+    _group_multirun_in_wandb(cfg)
     loggers = _instantiate_dict(cfg.get("logger"))
     callbacks = _instantiate_dict(cfg.get("callbacks"))
     if not loggers:  # logger=none / debug=fdr: nothing to log the learning rate to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    run_info = _run_info(model)
     for lg in loggers:
-        lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), **run_info})
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     ckpt_cb = trainer.checkpoint_callback
@@ -112,12 +115,36 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     return metrics, objects
 
 
+def _run_info(model: pl.LightningModule) -> dict[str, Any]:
+    """Logged with the config: the evaluation protocol and the generator's size."""
+    net = getattr(model, "net", model)
+    info: dict[str, Any] = {"model_size": {"params": sum(p.numel() for p in net.parameters())}}
+    if hasattr(model, "protocol"):
+        info["protocol"] = model.protocol
+    return info
+
+
+def _group_multirun_in_wandb(cfg: DictConfig) -> None:
+    """W&B: the runs of one multirun share a group (the sweep folder's name) unless
+    ``logger.wandb.group`` is set, so that they appear together."""
+    wandb_cfg = (cfg.get("logger") or {}).get("wandb")
+    if not wandb_cfg or wandb_cfg.get("group") is not None:
+        return
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        sweep = HydraConfig.get().sweep.dir
+        with open_dict(cfg):
+            cfg.logger.wandb.group = f"{cfg.get('task_name', 'train')}/{Path(sweep).name}"
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 @report_user_errors
 def _hydra_main(cfg: DictConfig) -> float | None:
     metrics, _ = train(cfg)
-    # returned to Hydra sweepers (e.g. Optuna) as the objective
-    return metrics.get("val/psnr")
+    # returned to Hydra sweepers (e.g. Optuna, hparams_search=optuna) as the objective
+    return metrics.get(cfg.get("optimized_metric") or "val/psnr")
 
 
 def main() -> None:

@@ -155,12 +155,16 @@ def _fmt(n: float, unit: str) -> str:
 
 def zoo_markdown(table: dict[str, dict[str, Any]], scales: tuple[int, ...] = (2, 3, 4)) -> str:
     """The table as Markdown: one row per config; params and MACs at each scale."""
-    head = "| config | network | params | " + " | ".join(f"MACs x{s}" for s in scales) + " |"
-    lines = [head, "|---|---|---:|" + "---:|" * len(scales)]
+    # export: srlab-export formats (tests/serve/test_export.py exports every config and checks
+    # parity); a network that cannot be exported is listed in srlab.export.EXPORT_LIMITS
+    from ..export import EXPORT_LIMITS
+
+    head = "| config | network | params | " + " | ".join(f"MACs x{s}" for s in scales) + " | export |"
+    lines = [head, "|---|---|---:|" + "---:|" * len(scales) + "---|"]
     for name, row in table.items():
         target = row.get("_target_", "").rsplit(".", 1)[-1]
         if "error" in row:
-            lines.append(f"| {name} | {target} | error: {row['error']} |" + " |" * len(scales))
+            lines.append(f"| {name} | {target} | error: {row['error']} |" + " |" * (len(scales) + 1))
             continue
         counted = [row[str(s)] for s in scales if str(s) in row]
         params = sorted({c["params"] for c in counted})
@@ -170,7 +174,8 @@ def zoo_markdown(table: dict[str, dict[str, Any]], scales: tuple[int, ...] = (2,
             else " / ".join(_fmt(row[str(s)]["params"], "") if str(s) in row else "-" for s in scales)
         )
         macs = [_fmt(row[str(s)]["macs"], "") if str(s) in row else "-" for s in scales]
-        lines.append(f"| {name} | {target} | {p} | " + " | ".join(macs) + " |")
+        export = EXPORT_LIMITS.get(target, "ONNX, TorchScript")
+        lines.append(f"| {name} | {target} | {p} | " + " | ".join(macs) + f" | {export} |")
     return "\n".join(lines) + "\n"
 
 

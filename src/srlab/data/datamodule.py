@@ -7,10 +7,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from ..errors import SRLabError
-from .datasets import MultiScalePatchDataset, PatchDataset, ScaleBatchSampler, WholeImageDataset
+from .datasets import (
+    DegradedPatchDataset,
+    MultiScalePatchDataset,
+    PatchDataset,
+    ScaleBatchSampler,
+    WholeImageDataset,
+)
+from .degradation import Degradation, mod_crop
+from .sampling import ResumableDataLoader, SeededPatchSampler
 from .sources import ImageFolder, ImageRecord, SampleImages, prepare_pair
 
 __all__ = ["SRDataModule"]
@@ -61,7 +70,19 @@ def _folder(hr_dir: str, lr_dir: str | None, multi: bool, what: str) -> Any:
             f"data.{what}_lr_dir={lr_dir} holds one scale but data.scale lists several: put "
             "{scale} in the path, e.g. DIV2K_train_LR_bicubic/X{scale}"
         )
-    return ImageFolder(hr_dir, lr_dir)
+    return ImageFolder(hr_dir, lr_dir, skip_bad=what == "train")
+
+
+def _as_degradation(d: Any) -> Degradation | None:
+    """``data.degradation``: ``None``, a :class:`Degradation`, or ``{steps: [...], seed: 0}``."""
+    if d is None or isinstance(d, Degradation):
+        return d
+    if isinstance(d, Mapping):
+        from omegaconf import DictConfig, OmegaConf
+
+        d = OmegaConf.to_container(d, resolve=True) if isinstance(d, DictConfig) else dict(d)
+        return Degradation(**d)
+    raise SRLabError(f"data.degradation must be {{steps: [...], seed: ...}}, got {d!r}")
 
 
 class SRDataModule(pl.LightningDataModule):
@@ -91,6 +112,13 @@ class SRDataModule(pl.LightningDataModule):
         batch_size, num_workers: of the training loader (validation uses batch 1: sizes differ).
         samples_per_epoch: random patches per training epoch (all scales together).
         augment: random flips and 90-degree rotations.
+        degradation: on-the-fly LR for training patches (``{steps: [...], seed: 0}`` or a
+            :class:`~srlab.data.degradation.Degradation`): each HR patch is blurred, bicubic
+            downscaled, noised and JPEG-compressed as configured (provided LR images of the
+            training source are then not used; validation keeps plain bicubic / provided LR).
+            Its configuration is saved as the data module's hyperparameters (logged with the run).
+        prepared_dir: a folder written by ``srlab-prepare``: training patches are read from its
+            memory-mapped sub-images instead of from ``train`` (much faster on 2K images).
     """
 
     def __init__(
@@ -110,8 +138,14 @@ class SRDataModule(pl.LightningDataModule):
         samples_per_epoch: int = 1600,
         augment: bool = True,
         pin_memory: bool = False,
+        degradation: Any = None,
+        prepared_dir: str | None = None,
     ) -> None:
         super().__init__()
+        self.degradation = _as_degradation(degradation)
+        if self.degradation is not None:
+            self.save_hyperparameters({"degradation": self.degradation.config()})
+        self.prepared_dir = prepared_dir
         self.scales = _as_scales(scale)
         self.scale = self.scales[0]
         multi = self.multi_scale
@@ -158,15 +192,9 @@ class SRDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
-            if self.train_source is None:
+            if self.train_source is None and self.prepared_dir is None:
                 raise SRLabError("no training data: set data.train_dir (or use data=sample)")
-            per_scale = {
-                s: PatchDataset(
-                    self._records(self.train_source, s), s, self.patch_sizes[s], self.augment,
-                    self.samples_per_epoch,
-                )
-                for s in self.scales
-            }
+            per_scale = {s: self._train_dataset(s) for s in self.scales}
             self.train_set = (
                 MultiScalePatchDataset(per_scale, self.samples_per_epoch)
                 if self.multi_scale
@@ -180,6 +208,19 @@ class SRDataModule(pl.LightningDataModule):
                 name: WholeImageDataset(self._records(src, s), s)
                 for name, src, s in self._test_items()
             }
+
+    def _train_dataset(self, s: int) -> Any:
+        if self.prepared_dir is not None:
+            from .prepare import PreparedPatches
+
+            return PreparedPatches(self.prepared_dir, s, self.patch_sizes[s], self.augment,
+                                   self.samples_per_epoch, self.degradation)
+        if self.degradation is not None:
+            hr_only = [ImageRecord(r.name, mod_crop(r.hr, s), None, r.path) for r in self.train_source.load(s)]
+            return DegradedPatchDataset(hr_only, s, self.patch_sizes[s], self.degradation, self.augment,
+                                        self.samples_per_epoch)
+        return PatchDataset(self._records(self.train_source, s), s, self.patch_sizes[s], self.augment,
+                            self.samples_per_epoch)
 
     def _test_items(self) -> list[tuple[str, Any, int]]:
         if not self.multi_scale:
@@ -198,15 +239,28 @@ class SRDataModule(pl.LightningDataModule):
                 pin_memory=self.pin_memory,
                 persistent_workers=self.num_workers > 0,
             )
-        return DataLoader(
+        # one scale: a seeded, rank-sharded, resumable sampler (see srlab.data.sampling); the
+        # patch of a sample is a function of (seed, epoch, slot), whatever the rank or a resume
+        self.train_set.seed = self._sample_seed()
+        trainer = self.trainer
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        sampler = SeededPatchSampler(self.train_set, num_replicas=world, rank=rank, seed=self.train_set.seed)
+        return ResumableDataLoader(
             self.train_set,
+            sampler=sampler,
             batch_size=self.batch_size,
-            shuffle=True,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             drop_last=True,
             persistent_workers=self.num_workers > 0,
         )
+
+    @staticmethod
+    def _sample_seed() -> int:
+        """The run's seed (``seed_everything`` exports it; every DDP rank has the same), else a
+        fresh random one (unseeded single-process runs draw different patches every run)."""
+        env = os.environ.get("PL_GLOBAL_SEED")
+        return int(env) if env is not None else int(torch.randint(0, 2**31 - 1, ()))
 
     def val_dataloader(self) -> DataLoader | list:
         """One loader (single scale), or one per scale in the order of ``data.scale``."""

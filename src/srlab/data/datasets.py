@@ -16,10 +16,12 @@ from torch.utils.data import BatchSampler, Dataset, Sampler
 
 from ..errors import SRLabError
 from .io import to_float
+from .sampling import sample_generator
 from .sources import ImageRecord
 
 __all__ = [
     "PatchDataset",
+    "DegradedPatchDataset",
     "WholeImageDataset",
     "MultiScalePatchDataset",
     "ScaleBatchSampler",
@@ -49,10 +51,13 @@ class PatchDataset(Dataset):
         patch_size: LR patch side; the HR patch is ``patch_size * scale``.
         augment: random flips and 90-degree rotations.
         length: samples per epoch (patches are drawn at random, so an epoch is a budget).
+        seed: ``None``: patches from torch's global RNG. An int: the patch of index ``i`` is a
+            function of ``(seed, i)`` alone (see :mod:`srlab.data.sampling`: resumable runs).
     """
 
     def __init__(
-        self, records: list[ImageRecord], scale: int, patch_size: int, augment: bool = True, length: int = 1000
+        self, records: list[ImageRecord], scale: int, patch_size: int, augment: bool = True, length: int = 1000,
+        seed: int | None = None,
     ) -> None:
         if not records:
             raise SRLabError("the training set is empty")
@@ -68,6 +73,7 @@ class PatchDataset(Dataset):
         self.patch_size = patch_size
         self.augment = augment
         self.length = length
+        self.seed = seed
 
     def __len__(self) -> int:
         return self.length
@@ -76,18 +82,77 @@ class PatchDataset(Dataset):
         rec = self.records[index % len(self.records)]
         p, s = self.patch_size, self.scale
         h, w = rec.lr.shape[-2:]
-        i = int(torch.randint(0, h - p + 1, ()))
-        j = int(torch.randint(0, w - p + 1, ()))
+        g = None if self.seed is None else sample_generator(self.seed, index)
+        i = int(torch.randint(0, h - p + 1, (), generator=g))
+        j = int(torch.randint(0, w - p + 1, (), generator=g))
         lr = rec.lr[:, i : i + p, j : j + p]
         hr = rec.hr[:, i * s : (i + p) * s, j * s : (j + p) * s]
         if self.augment:
-            lr, hr = augment_pair(lr, hr)
+            lr, hr = augment_pair(lr, hr, generator=g)
         return {
             "lr": to_float(lr.contiguous()),
             "hr": to_float(hr.contiguous()),
             "name": rec.name,
             "scale": s,
         }
+
+
+class DegradedPatchDataset(PatchDataset):
+    """Random patches whose LR is made on the fly by a :class:`~srlab.data.degradation.Degradation`
+    (HR patch -> blur -> MATLAB bicubic -> noise -> JPEG -> LR patch, LR exactly ``patch_size``).
+
+    The HR patch is cut with a margin of ``margin`` LR pixels (more when the largest blur
+    kernel needs it) on every side where the image allows, degraded, and the margin cut away again, so the blur and bicubic kernels see real
+    pixels instead of padding. Each sample draws its own seed from torch's global generator
+    (or, with ``seed`` set, from ``sample_generator(seed, index)``), so a run is reproducible;
+    ``last_params`` holds the parameters of the latest sample (for logging).
+
+    Args:
+        records: mod-cropped HR images (their ``lr`` is ignored).
+        degradation: the degradation model.
+        scale, patch_size, augment, length: as :class:`PatchDataset`.
+        margin: context in LR pixels around the patch.
+    """
+
+    def __init__(self, records: list[ImageRecord], scale: int, patch_size: int, degradation,
+                 augment: bool = True, length: int = 1000, margin: int = 4) -> None:
+        if not records:
+            raise SRLabError("the training set is empty")
+        for r in records:
+            h, w = r.hr.shape[-2:]
+            if h < patch_size * scale or w < patch_size * scale:
+                raise SRLabError(
+                    f"image {r.path or r.name} ({w}x{h}) is smaller than the HR patch "
+                    f"{patch_size * scale}x{patch_size * scale} (LR patch {patch_size} at x{scale})"
+                )
+        self.records = records
+        self.scale = scale
+        self.patch_size = patch_size
+        self.augment = augment
+        self.length = length
+        self.degradation = degradation
+        self.margin = margin
+        self.seed: int | None = None  # set by the datamodule: seeded, resumable sampling
+        self.last_params: dict | None = None
+
+    def __getitem__(self, index: int) -> dict:
+        rec = self.records[index % len(self.records)]
+        p, s = self.patch_size, self.scale
+        m = max(self.margin, -(-self.degradation.hr_support // s) + 2)  # blur radius + bicubic support
+        h, w = rec.hr.shape[-2] // s, rec.hr.shape[-1] // s
+        g = None if self.seed is None else sample_generator(self.seed, index)
+        i = int(torch.randint(0, h - p + 1, (), generator=g))
+        j = int(torch.randint(0, w - p + 1, (), generator=g))
+        t, left = max(0, i - m), max(0, j - m)
+        b, r = min(h, i + p + m), min(w, j + p + m)
+        seed = int(torch.randint(0, 2**62, (), generator=g))
+        region = rec.hr[:, t * s : b * s, left * s : r * s]
+        lr, self.last_params = self.degradation(region, s, seed=seed)
+        lr = lr[:, i - t : i - t + p, j - left : j - left + p]
+        hr = rec.hr[:, i * s : (i + p) * s, j * s : (j + p) * s]
+        if self.augment:
+            lr, hr = augment_pair(lr, hr, generator=g)
+        return {"lr": to_float(lr.contiguous()), "hr": to_float(hr.contiguous()), "name": rec.name, "scale": s}
 
 
 class WholeImageDataset(Dataset):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,22 @@ from .degradation import bicubic_downscale, mod_crop
 from .imresize import imresize
 from .io import list_images, read_image
 
-__all__ = ["ImageRecord", "ImageFolder", "SampleImages", "Rescaled", "SAMPLE_TRAIN", "SAMPLE_VAL", "SAMPLE_TEST"]
+__all__ = [
+    "ImageRecord",
+    "ImageFolder",
+    "SampleImages",
+    "Rescaled",
+    "Concat",
+    "DIV2K",
+    "Flickr2K",
+    "DF2K",
+    "Waterloo",
+    "Benchmark",
+    "BENCHMARK_SETS",
+    "SAMPLE_TRAIN",
+    "SAMPLE_VAL",
+    "SAMPLE_TEST",
+]
 
 #: scikit-image's bundled colour photos used by ``data=sample``: trained on, validated on, and
 #: kept unseen for testing. The test list is never used for training.
@@ -84,8 +100,12 @@ class ImageFolder:
         hr_dir: folder of HR images.
         lr_dir: folder of LR images for this scale, e.g. ``DIV2K_train_LR_bicubic/X2``; when
             ``None`` the LR images are made with MATLAB-exact bicubic downscaling.
+            A ``{scale}`` in the path is replaced by the scale (``.../X{scale}``).
         recursive: look into subfolders.
         limit: use only the first ``limit`` images (sorted by name).
+        skip_bad: a file that cannot be decoded (corrupt, truncated) is skipped with one
+            warning naming it and the reason, and counted in ``skipped``, instead of stopping
+            the run (use it for training sets; test sets should refuse, so the default is off).
     """
 
     def __init__(
@@ -94,34 +114,69 @@ class ImageFolder:
         lr_dir: str | os.PathLike | None = None,
         recursive: bool = True,
         limit: int | None = None,
+        skip_bad: bool = False,
     ) -> None:
         self.hr_dir = Path(hr_dir)
         self.lr_dir = Path(lr_dir) if lr_dir else None
         self.recursive = recursive
         self.limit = limit
+        self.skip_bad = skip_bad
+        self.skipped: list[tuple[str, str]] = []
 
     def __repr__(self) -> str:
         return f"ImageFolder({str(self.hr_dir)!r}, lr_dir={str(self.lr_dir) if self.lr_dir else None!r})"
 
-    def load(self, scale: int) -> list[ImageRecord]:
+    def lr_dir_for(self, scale: int) -> Path | None:
+        """The LR folder for ``scale`` (``{scale}`` filled in), or ``None``."""
+        if self.lr_dir is None:
+            return None
+        return Path(str(self.lr_dir).replace("{scale}", str(scale)))
+
+    def files(self, scale: int) -> list[tuple[str, Path, Path | None]]:
+        """``(name, hr_path, lr_path or None)`` per image, without decoding anything.
+
+        Raises:
+            SRLabError: an HR image has no LR partner in the LR folder (naming both).
+        """
         hr_files = list_images(self.hr_dir, self.recursive)[: self.limit]
+        lr_dir = self.lr_dir_for(scale)
         lr_by_key: dict[str, Path] = {}
-        if self.lr_dir is not None:
-            for p in list_images(self.lr_dir, self.recursive):
-                rel = p.relative_to(self.lr_dir).with_suffix("")
+        if lr_dir is not None:
+            for p in list_images(lr_dir, self.recursive):
+                rel = p.relative_to(lr_dir).with_suffix("")
                 lr_by_key[str(rel.parent / _lr_key(rel.name, scale))] = p
-        records = []
+        out = []
         for p in hr_files:
             rel = p.relative_to(self.hr_dir).with_suffix("")
-            lr = None
-            if self.lr_dir is not None:
+            lr_path = None
+            if lr_dir is not None:
                 lr_path = lr_by_key.get(str(rel))
                 if lr_path is None:
                     raise SRLabError(
-                        f"no LR image for {p} in {self.lr_dir} (expected {rel.name}.png or {rel.name}x{scale}.png)"
+                        f"no LR image for {p} in {lr_dir} (expected {rel.name}.png or {rel.name}x{scale}.png)"
                     )
-                lr = read_image(lr_path)
-            records.append(ImageRecord(str(rel), read_image(p), lr, str(p)))
+            out.append((str(rel), p, lr_path))
+        return out
+
+    def load(self, scale: int) -> list[ImageRecord]:
+        records = []
+        self.skipped = []
+        for name, p, lr_path in self.files(scale):
+            try:
+                lr = read_image(lr_path) if lr_path is not None else None
+                records.append(ImageRecord(name, read_image(p), lr, str(p)))
+            except SRLabError as e:
+                if not self.skip_bad:
+                    raise
+                self.skipped.append((str(p), str(e)))
+                warnings.warn(f"skipping a bad training image: {e}", stacklevel=2)
+        if self.skipped:
+            warnings.warn(
+                f"{len(self.skipped)} of {len(self.skipped) + len(records)} images skipped in {self.hr_dir}",
+                stacklevel=2,
+            )
+        if not records:
+            raise SRLabError(f"no readable image in {self.hr_dir}")
         return records
 
 
@@ -197,3 +252,187 @@ class Rescaled:
                 hr = hr.clamp(0, 1).mul(255.0).round().to(torch.uint8)
                 out.append(ImageRecord(f"{rec.name}@{f:g}", hr, None, rec.path))
         return out
+
+
+class Concat:
+    """Several sources as one (DF2K = DIV2K + Flickr2K). Names get the source's ``prefix``
+    (``"div2k/0001"``) so that equal file names of different sets stay apart.
+
+    Args:
+        sources: list of sources, or ``{prefix: source}``.
+    """
+
+    def __init__(self, sources: Any) -> None:
+        if isinstance(sources, dict):
+            self.sources = dict(sources)
+        else:
+            self.sources = {str(i): s for i, s in enumerate(sources)}
+        if not self.sources:
+            raise SRLabError("Concat needs at least one source")
+
+    def __repr__(self) -> str:
+        return f"Concat({self.sources!r})"
+
+    def load(self, scale: int) -> list[ImageRecord]:
+        out = []
+        for prefix, src in self.sources.items():
+            out += [ImageRecord(f"{prefix}/{r.name}", r.hr, r.lr, r.path) for r in src.load(scale)]
+        return out
+
+    def files(self, scale: int) -> list[tuple[str, Path, Path | None]]:
+        return [(f"{k}/{n}", h, lr) for k, src in self.sources.items() for n, h, lr in src.files(scale)]
+
+
+def _track_folder(root: Path, prefix: str, lr: str | None, what: str) -> str | None:
+    """LR folder pattern ``<root>/<prefix>_LR_<track>/X{scale}``; ``lr="auto"``: bicubic when
+    that folder exists (checked per scale at load time), else on-the-fly degradation."""
+    if lr in (None, "none", "on_the_fly"):
+        return None
+    if lr == "auto":
+        return "auto"
+    if lr not in ("bicubic", "unknown"):
+        raise SRLabError(f"{what}: lr must be 'bicubic', 'unknown', 'auto' or null, got {lr!r}")
+    return str(root / f"{prefix}_LR_{lr}" / "X{scale}")
+
+
+class _TrackFolder(ImageFolder):
+    """ImageFolder whose LR track may be ``"auto"`` (the bicubic track where present)."""
+
+    def __init__(self, hr_dir: Path, lr_dir: str | None, auto_dir: str, **kw: Any) -> None:
+        super().__init__(hr_dir, None if lr_dir == "auto" else lr_dir, **kw)
+        self.auto_dir = auto_dir if lr_dir == "auto" else None
+
+    def lr_dir_for(self, scale: int) -> Path | None:
+        if self.auto_dir is not None:
+            p = Path(self.auto_dir.replace("{scale}", str(scale)))
+            return p if p.is_dir() else None
+        return super().lr_dir_for(scale)
+
+
+class DIV2K(_TrackFolder):
+    """DIV2K (Agustsson & Timofte 2017): 800 training and 100 validation 2K images.
+
+    Layout under ``root``::
+
+        DIV2K_train_HR/0001.png ... 0800.png      DIV2K_valid_HR/0801.png ... 0900.png
+        DIV2K_train_LR_bicubic/X2/0001x2.png      DIV2K_valid_LR_bicubic/X2/0801x2.png
+        DIV2K_train_LR_unknown/X4/0001x4.png      (X3, X4 alike)
+
+    Args:
+        root: the folder holding the ``DIV2K_*`` folders.
+        split: ``"train"`` (800) or ``"valid"`` (100).
+        lr: ``"bicubic"`` or ``"unknown"`` (the provided LR track), ``"auto"`` (the bicubic
+            track when its ``X{scale}`` folder exists, else made on the fly), ``None`` (always
+            made on the fly: MATLAB bicubic or ``data.degradation``).
+        limit, skip_bad: as :class:`ImageFolder`.
+    """
+
+    def __init__(self, root: str | os.PathLike, split: str = "train", lr: str | None = "auto",
+                 limit: int | None = None, skip_bad: bool = False) -> None:
+        if split not in ("train", "valid"):
+            raise SRLabError(f"DIV2K split must be 'train' or 'valid', got {split!r}")
+        root = Path(root)
+        pre = f"DIV2K_{split}"
+        super().__init__(root / f"{pre}_HR", _track_folder(root, pre, lr, "DIV2K"),
+                         str(root / f"{pre}_LR_bicubic" / "X{scale}"), limit=limit, skip_bad=skip_bad)
+        self.split = split
+
+
+class Flickr2K(_TrackFolder):
+    """Flickr2K (Lim et al. 2017, EDSR): 2650 2K images, DIV2K's LR naming.
+
+    Layout under ``root`` (the ``Flickr2K`` folder)::
+
+        Flickr2K_HR/000001.png ... 002650.png
+        Flickr2K_LR_bicubic/X2/000001x2.png       (X3, X4; Flickr2K_LR_unknown alike)
+
+    Args: as :class:`DIV2K` without ``split``.
+    """
+
+    def __init__(self, root: str | os.PathLike, lr: str | None = "auto", limit: int | None = None,
+                 skip_bad: bool = False) -> None:
+        root = Path(root)
+        super().__init__(root / "Flickr2K_HR", _track_folder(root, "Flickr2K", lr, "Flickr2K"),
+                         str(root / "Flickr2K_LR_bicubic" / "X{scale}"), limit=limit, skip_bad=skip_bad)
+
+
+class DF2K(Concat):
+    """DF2K = the 800 DIV2K training images + the 2650 Flickr2K images (3450).
+
+    Args:
+        div2k_root: folder holding ``DIV2K_train_HR`` (see :class:`DIV2K`).
+        flickr2k_root: the ``Flickr2K`` folder (see :class:`Flickr2K`).
+        lr, skip_bad: as :class:`DIV2K`, for both.
+    """
+
+    def __init__(self, div2k_root: str | os.PathLike, flickr2k_root: str | os.PathLike,
+                 lr: str | None = "auto", skip_bad: bool = False) -> None:
+        super().__init__({
+            "div2k": DIV2K(div2k_root, "train", lr, skip_bad=skip_bad),
+            "flickr2k": Flickr2K(flickr2k_root, lr, skip_bad=skip_bad),
+        })
+
+
+class Waterloo(ImageFolder):
+    """Waterloo Exploration Database (Ma et al. 2017): 4,744 pristine natural images (BMP).
+
+    Layout under ``root``::
+
+        pristine_images/00001.bmp ... 04744.bmp
+        distorted_images/<type>/00001_1.bmp ...   (ignored unless selected)
+
+    Args:
+        root: the database folder.
+        distortions: distorted-image subfolders to add as further HR images (e.g.
+            ``["jpeg"]``); ``None`` (default) uses the pristine images only, as SR training does.
+        limit, skip_bad: as :class:`ImageFolder`.
+    """
+
+    def __init__(self, root: str | os.PathLike, distortions: list[str] | None = None,
+                 limit: int | None = None, skip_bad: bool = False) -> None:
+        root = Path(root)
+        super().__init__(root / "pristine_images", None, recursive=False, limit=limit, skip_bad=skip_bad)
+        self.extra = [ImageFolder(root / "distorted_images" / d, skip_bad=skip_bad) for d in (distortions or [])]
+
+    def files(self, scale: int) -> list[tuple[str, Path, Path | None]]:
+        out = super().files(scale)
+        for f in self.extra:
+            out += [(f"{f.hr_dir.name}/{n}", h, lr) for n, h, lr in f.files(scale)]
+        return out
+
+
+#: the standard SR test sets (``B100`` is BSD100, the 100 BSDS300 test images)
+BENCHMARK_SETS = ("Set5", "Set14", "B100", "Urban100", "Manga109")
+_BENCH_ALIASES = {"bsd100": "B100", "bsds100": "B100"}
+
+
+class Benchmark(ImageFolder):
+    """A benchmark test set by name, in either common layout under ``root``::
+
+        <root>/Set5/HR/baby.png ...  + <root>/Set5/LR_bicubic/X2/babyx2.png   (provided LR)
+        <root>/Set5/HR/baby.png ...                          (LR made by MATLAB bicubic)
+        <root>/Set5/baby.png ...                             (plain folder of HR images)
+
+    The provided ``LR_bicubic/X{scale}`` folder is used when it exists for the scale.
+
+    Args:
+        name: ``Set5``, ``Set14``, ``B100`` (alias ``BSD100``), ``Urban100``, ``Manga109`` or any
+            folder name under ``root``.
+        root: the folder holding the sets (``data/benchmark`` by default).
+        lr: ``"auto"`` (provided LR when present) or ``None`` (always MATLAB bicubic).
+    """
+
+    def __init__(self, name: str, root: str | os.PathLike = "data/benchmark", lr: str | None = "auto") -> None:
+        name = _BENCH_ALIASES.get(name.lower(), name)
+        base = Path(root) / name
+        if not base.is_dir():
+            raise SRLabError(f"benchmark set {name} not found: {base} is not a folder")
+        hr = base / "HR" if (base / "HR").is_dir() else base
+        super().__init__(hr, None, recursive=hr != base)
+        self.name = name
+        self.base = base
+        self.lr = lr
+
+    def lr_dir_for(self, scale: int) -> Path | None:
+        p = self.base / "LR_bicubic" / f"X{scale}"
+        return p if self.lr == "auto" and p.is_dir() else None

@@ -62,6 +62,12 @@ class SRModule(pl.LightningModule):
         crop_border: pixels shaved before PSNR/SSIM (default: the scale of each batch, the SR
             protocol).
         metric_y_channel: PSNR/SSIM on Y (papers) or on RGB.
+        channels_last: run the network in the NHWC memory format (faster convolutions on
+            tensor-core GPUs, usually with ``trainer.precision=bf16-mixed``/``16-mixed``).
+        compile_net: ``torch.compile`` the network in place (``nn.Module.compile``: parameter
+            names, and so checkpoints, do not change); pays off on long GPU runs.
+        self_ensemble_val: validate with the x8 self-ensemble (flips/rotations averaged,
+            :func:`srlab.inference.self_ensemble`; 8x the validation compute).
     """
 
     def __init__(
@@ -75,6 +81,9 @@ class SRModule(pl.LightningModule):
         net_spec: Mapping[str, Any] | None = None,
         crop_border: int | None = None,
         metric_y_channel: bool = True,
+        channels_last: bool = False,
+        compile_net: bool = False,
+        self_ensemble_val: bool = False,
     ) -> None:
         super().__init__()
         self.net = net
@@ -91,6 +100,9 @@ class SRModule(pl.LightningModule):
         self._crop_border = None if crop_border is None else int(crop_border)
         self.crop_border = self.crop_for(self.scale)
         self.metric_y_channel = metric_y_channel
+        self.channels_last = bool(channels_last)
+        self.compile_net = bool(compile_net)
+        self.self_ensemble_val = bool(self_ensemble_val)
         self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"])
         metric_kw = dict(crop_border=self.crop_border, y_channel=metric_y_channel)
         self.val_psnr, self.val_ssim = PSNR(**metric_kw), SSIM(**metric_kw)
@@ -145,6 +157,8 @@ class SRModule(pl.LightningModule):
 
     def run_net(self, x: Tensor, scale: int | None = None) -> Any:
         """Call the network, passing ``scale=`` to multi-scale networks only."""
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         if self.multi_scale:
             return self.net(x, scale=self.check_scale(scale))
         return self.net(x)
@@ -192,7 +206,20 @@ class SRModule(pl.LightningModule):
         x, ycbcr = self.net_input(lr, pad_border=True, scale=scale)
         return self.to_rgb(final_output(self.run_net(x, scale)), ycbcr, scale)
 
+    def forward_x8(self, lr: Tensor, scale: int | None = None) -> Tensor:
+        """:meth:`forward` with the x8 self-ensemble (8 flips/rotations, averaged)."""
+        from ..inference import self_ensemble
+
+        return self_ensemble(lambda t: self(t, scale), lr)
+
     # ------------------------------------------------------------------ training
+    def setup(self, stage: str) -> None:
+        if self.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        if self.compile_net and not getattr(self, "_net_compiled", False):
+            self.net.compile()
+            self._net_compiled = True
+
     def on_fit_start(self) -> None:
         data_scales = getattr(getattr(self.trainer, "datamodule", None), "scales", None)
         if data_scales:
@@ -220,7 +247,7 @@ class SRModule(pl.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> dict:
         lr, hr = batch["lr"], batch["hr"]
         scale = self.check_scale(self.batch_scale(batch))
-        sr = self(lr, scale).clamp(0, 1)
+        sr = (self.forward_x8(lr, scale) if self.self_ensemble_val else self(lr, scale)).clamp(0, 1)
         bic = self.bicubic(lr, scale).clamp(0, 1)
         if self.multi_scale:
             metrics = self.val_metrics[f"x{scale}"]

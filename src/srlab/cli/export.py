@@ -1,0 +1,60 @@
+"""srlab-export --ckpt CKPT --format onnx|torchscript --out FILE: export a trained model.
+
+The exported model is the whole SRModule forward for one scale: an RGB image ``(B, 3, H, W)``
+in [0, 1] in, the RGB SR image ``(B, 3, sH, sW)`` in [0, 1] out, with dynamic batch, height and
+width; Y-channel networks convert to BT.601 Y and merge bicubic Cb/Cr inside the export, as
+they were trained (see :mod:`srlab.export`). After exporting, the command runs the exported
+model (onnxruntime for ONNX, ``torch.jit.load`` for TorchScript) on a random image of another
+size than the traced one and prints the max absolute difference to PyTorch; above 1e-4 it
+fails (exit 2) and removes the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import SRLabError
+from ..export import FORMATS, PARITY_TOL, export_model
+from ..models.checkpoint import load_model
+from .common import report_user_errors
+
+__all__ = ["main", "run"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="srlab-export", description=__doc__.split("\n\n")[0])
+    p.add_argument("--ckpt", required=True, help="a checkpoint written by srlab-train")
+    p.add_argument("--format", required=True, choices=FORMATS, help="onnx or torchscript")
+    p.add_argument("--out", required=True, help="the file to write (e.g. model.onnx, model.pt)")
+    p.add_argument("--scale", type=int, default=None, help="multi-scale checkpoints: the scale to export (default: the main one)")
+    p.add_argument("--size", type=int, nargs=2, default=(24, 32), metavar=("H", "W"), help="LR size the export is traced at (any size runs)")
+    return p
+
+
+@report_user_errors
+def run(argv: list[str] | None = None) -> dict:
+    args = _parser().parse_args(argv)
+    model = load_model(args.ckpt, map_location="cpu")
+    h, w = args.size
+    result = export_model(model, args.format, args.out, args.scale, example_size=(h, w), check_size=(h + 5, w - 3 if w > 8 else w + 3))
+    diff = result["max_abs_diff"]
+    ch, cw = result["check_size"]
+    if not diff <= PARITY_TOL:
+        Path(args.out).unlink(missing_ok=True)
+        raise SRLabError(
+            f"the {args.format} export differs from PyTorch by {diff:.3g} (> {PARITY_TOL:g}) on a {cw}x{ch} input; nothing written"
+        )
+    print(
+        f"wrote {result['path']} ({args.format}, x{result['scale']}, RGB in/out, dynamic H and W); "
+        f"max abs difference to PyTorch on a {cw}x{ch} input: {diff:.2e}"
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""srlab-report: the ``metrics.json`` of many runs -> one markdown table and one PNG plot.
+
+    srlab-report multirun/train/2026-11-26_01-00-00 outputs/eval --out report/
+    srlab-report runs/ --set Set5 --papers experiments/README.md
+
+Every ``metrics.json`` found under the given folders (``srlab-eval`` writes one per run) gives
+one row per (network, scale, test set): our PSNR/SSIM, bicubic, the network's parameter count
+(rebuilt from the checkpoint the results name), and the paper's Set5/Set14 PSNR from the
+reproduction table in ``experiments/README.md``. The plot is PSNR on one set against
+parameters (log scale), one point per network and scale, the papers' numbers as hollow markers:
+the figure lightweight-SR papers show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import SRLabError
+
+__all__ = ["collect", "paper_table", "write_report", "main"]
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def paper_table(readme: str | Path) -> dict[tuple[str, int], tuple[float | None, float | None]]:
+    """``experiments/README.md`` -> ``{(network, scale): (Set5 PSNR, Set14 PSNR)}``; the network
+    is the first word of the row, normalised (``"SRCNN 9-1-5"`` -> ``"srcnn"``)."""
+    out: dict[tuple[str, int], tuple[float | None, float | None]] = {}
+    path = Path(readme)
+    if not path.is_file():
+        return out
+    for line in path.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not re.match(r"^x\d", cells[1]):
+            continue
+        net = _norm(cells[0].split(" (")[0].split()[0])
+        scales = [int(s) for s in re.findall(r"x(\d+)", cells[1])]
+        for s, part in zip(scales, cells[2].split(";")):
+            nums = re.findall(r"\d+\.\d+", part)
+            out[(net, s)] = (float(nums[0]) if nums else None, float(nums[1]) if len(nums) > 1 else None)
+    return out
+
+
+def _net_info(ckpt: str | None, cache: dict[str, tuple[str, int]]) -> tuple[str, int | None]:
+    """(network class name, parameter count) of the checkpoint that a result names."""
+    if not ckpt or not Path(ckpt).is_file():
+        return "?", None
+    if ckpt not in cache:
+        from ..models.checkpoint import load_model
+
+        model = load_model(ckpt)
+        cache[ckpt] = (type(model.net).__name__, sum(p.numel() for p in model.net.parameters()))
+    return cache[ckpt]
+
+
+def collect(roots: list[str | Path]) -> list[dict[str, Any]]:
+    """One row per (metrics.json, test set, scale) found under ``roots``."""
+    rows: list[dict[str, Any]] = []
+    cache: dict[str, tuple[str, int]] = {}
+    files = sorted({f for r in roots for f in ([Path(r)] if Path(r).is_file() else Path(r).rglob("metrics.json"))})
+    for f in files:
+        res = json.loads(f.read_text())
+        net, params = _net_info(res.get("checkpoint"), cache)
+        for key, r in (res.get("sets") or {}).items():
+            rows.append({
+                "run": str(f.parent), "network": net, "params": params, "set": r.get("set", key),
+                "scale": int(r.get("scale") or 0), "psnr": r["model"]["psnr"], "ssim": r["model"]["ssim"],
+                "bicubic": r["bicubic"]["psnr"],
+            })
+    return rows
+
+
+def _fmt_params(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}K"
+
+
+def write_report(rows: list[dict[str, Any]], out: str | Path, papers: dict, plot_set: str | None = None) -> tuple[Path, Path]:
+    """Write ``report.md`` (the table) and ``report.png`` (PSNR vs parameters) into ``out``."""
+    if not rows:
+        raise SRLabError("no metrics.json found under the given folders (srlab-eval writes one per run)")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "| network | scale | params | set | PSNR | SSIM | bicubic PSNR | paper Set5 / Set14 PSNR | run |",
+        "|---|---:|---:|---|---:|---:|---:|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["set"], r["scale"], r["params"] or 0, r["network"])):
+        p5, p14 = papers.get((_norm(r["network"]), r["scale"]), (None, None))
+        paper = " / ".join("-" if v is None else f"{v:.2f}" for v in (p5, p14)) if (p5 or p14) else "-"
+        lines.append(
+            f"| {r['network']} | x{r['scale']} | {_fmt_params(r['params'])} | {r['set']} | {r['psnr']:.2f} | "
+            f"{r['ssim']:.4f} | {r['bicubic']:.2f} | {paper} | {r['run']} |"
+        )
+    md = out / "report.md"
+    md.write_text("\n".join(lines) + "\n")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plot_set = plot_set or rows[0]["set"]
+    pts = [r for r in rows if r["set"] == plot_set and r["params"]]
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    for i, scale in enumerate(sorted({r["scale"] for r in pts})):
+        sel = [r for r in pts if r["scale"] == scale]
+        colour = f"C{i}"
+        ax.scatter([r["params"] for r in sel], [r["psnr"] for r in sel], color=colour, label=f"ours x{scale}")
+        for r in sel:
+            ax.annotate(r["network"], (r["params"], r["psnr"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            p5 = papers.get((_norm(r["network"]), scale), (None, None))[0]
+            if p5 is not None and plot_set.lower() == "set5":
+                ax.scatter([r["params"]], [p5], facecolors="none", edgecolors=colour)
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel(f"PSNR on {plot_set} (dB)")
+    ax.set_title("PSNR against model size" + (" (hollow: paper)" if plot_set.lower() == "set5" else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    png = out / "report.png"
+    fig.savefig(png)
+    plt.close(fig)
+    return md, png
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="srlab-report", description=__doc__.split("\n\n")[0])
+    p.add_argument("roots", nargs="+", help="run folders (searched recursively) or metrics.json files")
+    p.add_argument("--out", default="report", help="folder for report.md and report.png")
+    p.add_argument("--set", default=None, help="test set of the plot (default: the first found)")
+    p.add_argument("--papers", default="experiments/README.md", help="the reproduction table with the papers' numbers")
+    args = p.parse_args(argv)
+    try:
+        md, png = write_report(collect(args.roots), args.out, paper_table(args.papers), args.set)
+    except SRLabError as e:
+        print(f"srlab: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(md.read_text(), end="")
+    print(f"wrote {md} and {png}")
+
+
+if __name__ == "__main__":
+    main()

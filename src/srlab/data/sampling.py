@@ -1,0 +1,90 @@
+"""Resumable, rank-sharded sampling of random training patches.
+
+Random patches make a training epoch a budget of ``samples_per_epoch`` draws. To make a run
+that is killed mid-epoch and resumed from its last checkpoint see *the same* patches as an
+uninterrupted run, nothing here depends on the global RNG's state at the time a batch is drawn:
+
+- :class:`SeededPatchSampler` (a :class:`~torch.utils.data.DistributedSampler`, so Lightning
+  neither replaces nor wraps it under DDP) shuffles the epoch's sample slots with a generator
+  seeded by ``(seed, epoch)``, gives each rank every ``num_replicas``-th slot, and yields
+  *sample ids* ``epoch * len(dataset) + slot``; a dataset seeded with the same seed draws the
+  patch of a sample id from a generator seeded by ``(seed, id)``
+  (:class:`srlab.data.PatchDataset` with ``seed=``).
+- :class:`ResumableDataLoader` implements Lightning's ``state_dict``/``load_state_dict`` loader
+  protocol: the checkpoint stores how many batches of the current epoch were consumed, and the
+  first iteration after a resume skips them at the sampler (no patches are cut for them).
+
+Hand-written: torch's ``DistributedSampler`` has the sharding but neither sample ids that
+carry the epoch nor a resume offset, and Lightning ships no resumable sampler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+__all__ = ["SeededPatchSampler", "ResumableDataLoader", "sample_generator"]
+
+_MIX = 0x9E3779B97F4A7C15  # 64-bit golden-ratio constant: spreads (seed, id) over the seed space
+
+
+def sample_generator(seed: int, sample_id: int) -> torch.Generator:
+    """The random generator of one training sample: a function of ``(seed, sample_id)`` only."""
+    return torch.Generator().manual_seed((int(seed) * _MIX + int(sample_id)) % (2**63 - 1))
+
+
+class SeededPatchSampler(DistributedSampler):
+    """Shuffled, rank-sharded sample ids of a random-patch dataset (see the module docstring).
+
+    Args:
+        dataset: the patch dataset (its length is the epoch budget).
+        num_replicas, rank: the DDP world size and this process's rank (1 and 0 alone).
+        seed: the shuffle and patch seed; every rank must use the same.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0, seed: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=False)
+        self.skip = 0  # indices of this epoch already consumed before a resume
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.dataset)  # type: ignore[arg-type]
+        offset = self.epoch * n
+        skip, self.skip = self.skip, 0
+        for k, slot in enumerate(super().__iter__()):
+            if k >= skip:
+                yield offset + slot
+
+
+class ResumableDataLoader(DataLoader):
+    """A :class:`DataLoader` over a :class:`SeededPatchSampler` whose position in the epoch is
+    saved in Lightning checkpoints and restored on resume (``trainer.fit(ckpt_path=...)``)."""
+
+    # ``sampler`` travels in kwargs: Lightning re-creates loaders from their __init__ arguments
+    # (e.g. a sequential sampler for ``overfit_batches``) and refuses a separate ``sampler`` param
+    def __init__(self, dataset: Dataset, **kwargs: Any) -> None:
+        super().__init__(dataset, **kwargs)
+        self._consumed = 0
+        self._resume: tuple[int, int] | None = None  # (epoch, batches consumed) from a checkpoint
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        sampler = self.sampler
+        self._consumed = 0
+        if self._resume is not None and isinstance(sampler, SeededPatchSampler):
+            epoch, batches = self._resume
+            self._resume = None
+            if epoch == sampler.epoch and batches < len(self):  # resumed mid-epoch
+                self._consumed = batches
+                sampler.skip = batches * (self.batch_size or 1)
+        for batch in super().__iter__():
+            self._consumed += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": int(getattr(self.sampler, "epoch", 0)), "batches": int(self._consumed)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        # applied at the next iteration: Lightning sets the sampler's epoch after this
+        self._resume = (int(state.get("epoch", 0)), int(state.get("batches", 0)))

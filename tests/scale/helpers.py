@@ -1,0 +1,55 @@
+"""Shared bits of the scale-out tests: tiny-run overrides, a self-killing callback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytorch_lightning as pl
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tiny_overrides(train_dir: Path, val_dir: Path, epochs: int = 2, samples: int = 32) -> list[str]:
+    """A tiny ESPCN x2 run: 8x8 LR patches, batch 4, ``samples / 4`` steps an epoch."""
+    return [
+        "data=folder", f"data.train_dir={train_dir}", f"data.val_dir={val_dir}", "data.scale=2",
+        "data.patch_size=8", "data.batch_size=4", f"data.samples_per_epoch={samples}", "data.num_workers=0",
+        "model.net.num_feat=8", "logger=csv", f"trainer.max_epochs={epochs}", "trainer.log_every_n_steps=1",
+        "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "~callbacks.val_images",
+        "seed=7",
+    ]
+
+
+def run_train(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``srlab-train`` in a fresh process (as a user runs it), with this repo's tests importable."""
+    exe = Path(sys.executable).parent / "srlab-train"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "srlab.cli.train"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
+
+
+class KillAtStep(pl.Callback):
+    """SIGKILLs its own training process once ``global_step`` reaches ``step`` (no clean-up, no
+    checkpoint of that step: a machine that dies)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class NaNAtStep(pl.Callback):
+    """Turns the loss into NaN from training step ``step`` on (an exploding run, on demand)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step:
+            batch["hr"].fill_(float("nan"))
