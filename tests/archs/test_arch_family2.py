@@ -261,15 +261,13 @@ def test_one_lapsrn_checkpoint_evaluates_every_scale_it_produces(compose_cfg, im
     from srlab.data.sources import ImageFolder
     from srlab.evaluation import evaluate_sets
     from srlab.models import load_model
+    from tests.conftest import tiny_run_overrides
 
     folder = image_folder(sizes=((48, 48), (48, 56)))
     cfg = compose_cfg(
         [
-            "experiment=lapsrn_x4", "logger=none", "~callbacks.val_images",
-            f"data.train_dir={folder}", f"data.val_dir={folder}", "data.num_workers=0",
-            "data.batch_size=2", "data.hr_patch_size=32", "data.samples_per_epoch=2",
-            "model.net.num_feat=4", "model.net.depth=1",
-            "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
+            "experiment=lapsrn_x4", *tiny_run_overrides(folder, 32),
+            "model.net.num_feat=4", "model.net.depth=1", "trainer.max_epochs=1",
         ]
     )
     metrics, _ = train(cfg)

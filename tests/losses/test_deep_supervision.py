@@ -155,16 +155,14 @@ def test_loss_weight_schedule_moves_alpha():
 
 def test_drcn_experiment_decays_alpha_during_training(compose_cfg, image_folder):
     from srlab.cli.train import train
+    from tests.conftest import tiny_run_overrides
 
     folder = image_folder(sizes=((36, 36), (36, 42)))
     cfg = compose_cfg(
         [
-            "experiment=drcn_x3", "debug=overfit", "logger=none",
-            f"data.train_dir={folder}", f"data.val_dir={folder}", "data.num_workers=0",
-            "data.batch_size=2", "data.hr_patch_size=12", "data.samples_per_epoch=2",
+            "experiment=drcn_x3", "debug=overfit", *tiny_run_overrides(folder, 12),
             "model.net.num_feat=4", "model.net.num_recursions=2",
-            "trainer.max_epochs=3", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
-            "~callbacks.val_images", "~callbacks.model_checkpoint",
+            "trainer.max_epochs=3", "~callbacks.model_checkpoint",
         ]
     )
     assert cfg.callbacks.alpha_decay.duration == 3  # decays over the whole run

@@ -118,6 +118,9 @@ class SRNet(nn.Module):
 
     pre_upsample: bool = False
     supported_scales: tuple[int, ...] | None = None
+    #: the same weights serve any scale (pre-upsampling nets such as VDSR, DRRN): ``scales``
+    #: defaults to the scale(s) given, so such a net is always multi-scale capable
+    scale_agnostic: bool = False
 
     def __init__(
         self, scale: int | Sequence[int], in_channels: int, scales: Sequence[int] | None = None
@@ -128,6 +131,8 @@ class SRNet(nn.Module):
                 f"{type(self).__name__}: in_channels must be 1 (Y) or 3 (RGB), got {in_channels}"
             )
         name = type(self).__name__
+        if scales is None and self.scale_agnostic:
+            scales = list(scale) if isinstance(scale, Sequence) else [scale]
         if scales is None:
             self.scale = check_scale(name, scale, self.supported_scales)
         else:

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["DIV2K_RGB_MEAN", "MeanShift", "Upsampler", "ResidualBlockNoBN", "default_conv"]
+from .base import SRNet
+
+__all__ = ["DIV2K_RGB_MEAN", "MeanShift", "Upsampler", "ResidualBlockNoBN", "default_conv", "MeanShiftedResNet"]
 
 #: Mean of the DIV2K training images per RGB channel, on a [0, 1] scale (EDSR's value).
 DIV2K_RGB_MEAN: tuple[float, float, float] = (0.4488, 0.4371, 0.4040)
@@ -143,3 +145,26 @@ class ResidualBlockNoBN(nn.Module):
 
     def extra_repr(self) -> str:
         return f"res_scale={self.res_scale}"
+
+
+class MeanShiftedResNet(SRNet):
+    """EDSR's skeleton, shared by EDSR and RCAN: subtract the RGB mean, head conv, a body of
+    blocks closed by a conv with a long skip around it, sub-pixel upsampler, tail conv, add the
+    mean back. Subclasses call :meth:`build` with their blocks; the module names (``sub_mean``,
+    ``head``, ``body``, ``upsample``, ``tail``, ``add_mean``) are those of the reference code's
+    state dicts.
+    """
+
+    def build(self, num_feat: int, blocks: Sequence[nn.Module], rgb_mean: Sequence[float] | None) -> None:
+        c = self.in_channels
+        self.sub_mean = MeanShift(rgb_mean, sign=-1, channels=c)
+        self.add_mean = MeanShift(rgb_mean, sign=1, channels=c)
+        self.head = default_conv(c, num_feat, 3)
+        self.body = nn.Sequential(*blocks, default_conv(num_feat, num_feat, 3))
+        self.upsample = Upsampler(self.scale, num_feat)
+        self.tail = default_conv(num_feat, c, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        feat = self.head(self.sub_mean(x))
+        feat = feat + self.body(feat)
+        return self.add_mean(self.tail(self.upsample(feat)))

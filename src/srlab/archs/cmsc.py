@@ -104,6 +104,7 @@ class CMSC(SRNet):
     """
 
     pre_upsample = True
+    scale_agnostic = True
 
     def __init__(
         self,
@@ -115,8 +116,6 @@ class CMSC(SRNet):
         kernel_sizes: Sequence[int] = (3, 5),
         scales: Sequence[int] | None = None,
     ) -> None:
-        if scales is None:
-            scales = list(scale) if isinstance(scale, Sequence) else [scale]
         super().__init__(scale, in_channels, scales=scales)
         if num_stages < 1 or num_modules < 1:
             raise ValueError(f"CMSC: num_stages and num_modules must be >= 1, got {num_stages}, {num_modules}")

@@ -75,6 +75,7 @@ class DRRN(SRNet):
     """
 
     pre_upsample = True
+    scale_agnostic = True
 
     def __init__(
         self,
@@ -85,8 +86,6 @@ class DRRN(SRNet):
         num_units: int = 25,
         scales: Sequence[int] | None = None,
     ) -> None:
-        if scales is None:
-            scales = list(scale) if isinstance(scale, Sequence) else [scale]
         super().__init__(scale, in_channels, scales=scales)
         if num_blocks < 1 or num_units < 1:
             raise ValueError(f"DRRN: num_blocks and num_units must be >= 1, got B{num_blocks}U{num_units}")

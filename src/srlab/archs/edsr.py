@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from .base import SRNet
-from .blocks import MeanShift, ResidualBlockNoBN, Upsampler, default_conv
+from .blocks import MeanShift, MeanShiftedResNet, ResidualBlockNoBN, Upsampler, default_conv
 
 __all__ = ["EDSR", "MDSR"]
 
 
-class EDSR(SRNet):
+class EDSR(MeanShiftedResNet):
     """EDSR: mean shift, head Conv3x3(C->F), B residual blocks (Conv-ReLU-Conv, no BN, branch
     scaled by ``res_scale``) + Conv3x3 with a global skip from the head, sub-pixel upsampler
     without activation (x2: Conv(F->4F)+PS2, x3: Conv(F->9F)+PS3, x4: two x2 stages), tail
@@ -51,20 +51,7 @@ class EDSR(SRNet):
         rgb_mean: Sequence[float] | None = None,
     ) -> None:
         super().__init__(scale, in_channels)
-        self.sub_mean = MeanShift(rgb_mean, sign=-1, channels=in_channels)
-        self.add_mean = MeanShift(rgb_mean, sign=1, channels=in_channels)
-        self.head = default_conv(in_channels, num_feat, 3)
-        self.body = nn.Sequential(
-            *[ResidualBlockNoBN(num_feat, 3, res_scale) for _ in range(num_block)],
-            default_conv(num_feat, num_feat, 3),
-        )
-        self.upsample = Upsampler(self.scale, num_feat)
-        self.tail = default_conv(num_feat, in_channels, 3)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.head(self.sub_mean(x))
-        x = x + self.body(x)
-        return self.add_mean(self.tail(self.upsample(x)))
+        self.build(num_feat, [ResidualBlockNoBN(num_feat, 3, res_scale) for _ in range(num_block)], rgb_mean)
 
 
 class MDSR(SRNet):

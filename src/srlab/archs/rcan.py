@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from .base import SRNet
-from .blocks import MeanShift, Upsampler, default_conv
+from .blocks import MeanShiftedResNet, default_conv
 
 __all__ = ["RCAN", "RCAB", "ChannelAttention", "ResidualGroup"]
 
@@ -74,7 +73,7 @@ class ResidualGroup(nn.Module):
         return x + self.body(x)
 
 
-class RCAN(SRNet):
+class RCAN(MeanShiftedResNet):
     """RCAN: mean shift, head Conv3x3(C->F), G residual groups of B RCABs (each group:
     RCABs + Conv3x3 + short skip), Conv3x3, long skip from the head, sub-pixel upsampler
     without activation (EDSR's: x2/x3 one stage, x4/x8 stages of x2), tail Conv3x3(F->C), mean
@@ -115,17 +114,4 @@ class RCAN(SRNet):
         rgb_mean: Sequence[float] | None = None,
     ) -> None:
         super().__init__(scale, in_channels)
-        self.sub_mean = MeanShift(rgb_mean, sign=-1, channels=in_channels)
-        self.add_mean = MeanShift(rgb_mean, sign=1, channels=in_channels)
-        self.head = default_conv(in_channels, num_feat, 3)
-        self.body = nn.Sequential(
-            *[ResidualGroup(num_feat, num_block, reduction) for _ in range(num_group)],
-            default_conv(num_feat, num_feat, 3),
-        )
-        self.upsample = Upsampler(self.scale, num_feat)
-        self.tail = default_conv(num_feat, in_channels, 3)
-
-    def forward(self, x: Tensor) -> Tensor:
-        feat = self.head(self.sub_mean(x))
-        feat = feat + self.body(feat)
-        return self.add_mean(self.tail(self.upsample(feat)))
+        self.build(num_feat, [ResidualGroup(num_feat, num_block, reduction) for _ in range(num_group)], rgb_mean)

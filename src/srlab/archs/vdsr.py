@@ -41,6 +41,7 @@ class VDSR(SRNet):
     """
 
     pre_upsample = True
+    scale_agnostic = True
 
     def __init__(
         self,
@@ -50,8 +51,6 @@ class VDSR(SRNet):
         num_layers: int = 20,
         scales: Sequence[int] | None = None,
     ) -> None:
-        if scales is None:
-            scales = list(scale) if isinstance(scale, Sequence) else [scale]
         super().__init__(scale, in_channels, scales=scales)
         if num_layers < 2:
             raise ValueError(f"VDSR: num_layers must be >= 2, got {num_layers}")
