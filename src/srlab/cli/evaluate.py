@@ -4,6 +4,13 @@ Writes ``metrics.json``, ``metrics.md`` and comparison pictures into the run fol
 the table with the bicubic baseline beside the model. A multi-scale checkpoint (MDSR, CARN,
 VDSR, ...) is evaluated at every scale it serves: one table row per set and scale
 (``scales=[2,4]`` restricts them).
+
+``metrics.json`` also records the network (``network``) and its size (``model_size``:
+``params`` and ``macs_720p_hr`` = MACs per 1280x720 HR output at each evaluated scale,
+:mod:`srlab.macs`), which ``srlab-report`` plots. ``logger=wandb`` (offline) also logs the run to
+W&B: config, protocol tags, model size, summary metrics ``test/<set>/psnr|ssim|psnr_bicubic``
+and a ``test/results`` table with one row per image (the SR picture for the first
+``wandb_images`` of each set); ``logger=csv`` the same numbers without the table.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ..data.io import to_float
 from ..data.sources import (
     BENCHMARK_SETS,
     SAMPLE_TEST,
@@ -23,11 +31,14 @@ from ..data.sources import (
     ImageFolder,
     ImageRecord,
     SampleImages,
+    prepare_pair,
 )
 from ..errors import SRLabError
 from ..evaluation import evaluate_sets, results_markdown, write_results
+from ..macs import model_size
 from ..models.checkpoint import load_model
 from .common import CONF_DIR, report_user_errors
+from .dashboard import add_wandb_tags, finish_wandb, is_wandb, log_summary, protocol_tags
 
 __all__ = ["evaluate", "build_test_source", "main"]
 
@@ -120,12 +131,104 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         )
     results["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
     name = type(model.net).__name__
+    results["network"] = name
+    try:  # what srlab-report plots PSNR against; a net the MAC counter cannot run: params only
+        results["model_size"] = model_size(model.net, getattr(model, "net_spec", None), scales)
+    except Exception as e:  # noqa: BLE001
+        print(f"srlab-eval: MACs not counted ({type(e).__name__}: {e})", file=sys.stderr)
+        results["model_size"] = {"params": sum(p.numel() for p in model.net.parameters())}
     json_path, md_path = write_results(results, out_dir, name)
     print(results_markdown(results, name))
     print(f"metrics: {json_path}\ntable:   {md_path}")
     if cfg.get("save_images", True):
         print(f"pictures (LR-bicubic | SR | HR): {out_dir / 'compare'}")
+    _log_to_dashboards(cfg, model, results, sets, out_dir)
     return results
+
+
+def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """``test/<set>/psnr``, ``ssim``, ``psnr_bicubic`` (and ``psnr_x8``, ``ssim_x8`` with the
+    self-ensemble) per set; a multi-scale model's sets are ``<set>/x<s>``."""
+    out: dict[str, float] = {}
+    for key, r in results["sets"].items():
+        out[f"test/{key}/psnr"] = r["model"]["psnr"]
+        out[f"test/{key}/ssim"] = r["model"]["ssim"]
+        out[f"test/{key}/psnr_bicubic"] = r["bicubic"]["psnr"]
+        if "ensemble" in r:
+            out[f"test/{key}/psnr_x8"] = r["ensemble"]["psnr"]
+            out[f"test/{key}/ssim_x8"] = r["ensemble"]["ssim"]
+    return out
+
+
+def _sr_picture(model: Any, rec: ImageRecord, scale: int, saved: Path) -> Any:
+    """The SR image of ``rec`` for W&B: the PNG srlab-eval saved, else computed again."""
+    import wandb
+
+    if saved.is_file():
+        return wandb.Image(str(saved))
+    rec = prepare_pair(rec, scale)
+    with torch.inference_mode():
+        sr = model(to_float(rec.lr).unsqueeze(0).to(model.device), scale).clamp(0, 1)[0]
+    return wandb.Image(sr.permute(1, 2, 0).float().cpu().numpy())
+
+
+def results_table(
+    results: dict[str, Any], model: Any, sets: dict[str, dict[int, list[ImageRecord]]], out_dir: Path, n_images: int
+) -> Any:
+    """A ``wandb.Table``: one row per (set, scale, image) with its PSNR/SSIM, the bicubic ones,
+    and the SR picture for the first ``n_images`` of each set and scale (else empty)."""
+    import wandb
+
+    ensemble = any("ensemble" in r for r in results["sets"].values())
+    columns = ["set", "image", "scale", "psnr", "ssim", "bicubic_psnr", "bicubic_ssim"]
+    columns += ["psnr_x8", "ssim_x8"] if ensemble else []
+    table = wandb.Table(columns=[*columns, "sr"])  # "sr": wandb.Image or None
+    for key, r in results["sets"].items():
+        base, scale = r["set"], int(r["scale"])
+        for i, row in enumerate(r["images"]):
+            picture = None
+            if i < n_images:
+                saved = out_dir / "sr" / key / f"{row['name'].replace('/', '_')}.png"
+                picture = _sr_picture(model, sets[base][scale][i], scale, saved)
+            values = {"set": base, "image": row["name"], "scale": scale, **row}
+            table.add_data(*[values.get(c) for c in columns], picture)
+    return table
+
+
+def _log_to_dashboards(
+    cfg: DictConfig, model: Any, results: dict[str, Any], sets: dict[str, dict[int, list[ImageRecord]]], out_dir: Path
+) -> None:
+    """``logger=wandb|csv``: the config, protocol tags, model size and summary metrics; W&B also
+    gets the per-image table. Loggers are made after the evaluation, so that a failing one
+    leaves no empty run behind."""
+    lcfg = cfg.get("logger")
+    if not lcfg:
+        return
+    from hydra.utils import instantiate
+
+    scales = sorted({int(r["scale"]) for r in results["sets"].values()})
+    colour = results["protocol"]["colour"] == "y-bt601"
+    add_wandb_tags(cfg, protocol_tags(model, scales=scales, y_channel=colour))  # espcn, x3, y-bt601, ...
+    loggers = []
+    for c in cfg.logger.values():
+        if c is None or "_target_" not in c:
+            continue
+        extra = {"job_type": "eval"} if str(c._target_).endswith("WandbLogger") else {}
+        loggers.append(instantiate(c, **extra))
+    info = {"network": results["network"], "model_size": results["model_size"], "protocol": results["protocol"],
+            "checkpoint": results["checkpoint"]}
+    summary = summary_metrics(results)
+    for lg in loggers:
+        lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), **info})
+        lg.log_metrics(summary, step=0)
+    log_summary(loggers, info)
+    for lg in loggers:
+        if is_wandb(lg):
+            lg.experiment.log({"test/results": results_table(results, model, sets, out_dir, int(cfg.get("wandb_images", 4)))})
+            print(f"W&B run: {Path(lg.experiment.dir).parent}")
+        else:
+            lg.finalize("success")
+    finish_wandb(loggers)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")

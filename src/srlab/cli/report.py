@@ -5,10 +5,11 @@
 
 Every ``metrics.json`` found under the given folders (``srlab-eval`` writes one per run) gives
 one row per (network, scale, test set): our PSNR/SSIM, bicubic, the network's parameter count
-(rebuilt from the checkpoint the results name), and the paper's Set5/Set14 PSNR from the
-reproduction table in ``experiments/README.md``. The plot is PSNR on one set against
-parameters (log scale), one point per network and scale, the papers' numbers as hollow markers:
-the figure lightweight-SR papers show.
+and MACs per 1280x720 HR output (the ``model_size`` srlab-eval records, or counted from the
+network the results' checkpoint describes, :mod:`srlab.macs`), and the paper's Set5/Set14 PSNR
+from the reproduction table in ``experiments/README.md``. The plot is PSNR on one set against
+parameters (``--x params``, the default) or MACs (``--x macs``), log scale, one point per
+network and scale, the papers' numbers as hollow markers: the figures lightweight-SR papers show.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SRLabError
+from ..macs import MACS_KEY, model_size
 
 __all__ = ["collect", "paper_table", "write_report", "main"]
 
@@ -48,30 +50,47 @@ def paper_table(readme: str | Path) -> dict[tuple[str, int], tuple[float | None,
     return out
 
 
-def _net_info(ckpt: str | None, cache: dict[str, tuple[str, int]]) -> tuple[str, int | None]:
-    """(network class name, parameter count) of the checkpoint that a result names."""
+NetInfo = tuple[str, int | None, dict[str, int]]
+
+
+def _net_info(res: dict[str, Any], scales: list[int], cache: dict[str, NetInfo]) -> NetInfo:
+    """(network class name, parameter count, ``{"x<s>": MACs per 1280x720 HR output}``) of a
+    result: what srlab-eval recorded (``network``, ``model_size``), completed from the checkpoint
+    it names (rebuilt; MACs counted on the meta device) for older ``metrics.json`` files."""
+    size = res.get("model_size") or {}
+    name, params, macs = res.get("network"), size.get("params"), dict(size.get(MACS_KEY) or {})
+    if name and params is not None and all(f"x{s}" in macs for s in scales):
+        return name, params, macs
+    ckpt = res.get("checkpoint")
     if not ckpt or not Path(ckpt).is_file():
-        return "?", None
+        return name or "?", params, macs
     if ckpt not in cache:
         from ..models.checkpoint import load_model
 
         model = load_model(ckpt)
-        cache[ckpt] = (type(model.net).__name__, sum(p.numel() for p in model.net.parameters()))
-    return cache[ckpt]
+        try:
+            counted = model_size(model.net, model.net_spec)
+        except Exception:  # noqa: BLE001 - a net the MAC counter cannot run: params only
+            counted = {"params": sum(p.numel() for p in model.net.parameters()), MACS_KEY: {}}
+        cache[ckpt] = (type(model.net).__name__, counted["params"], counted[MACS_KEY])
+    c_name, c_params, c_macs = cache[ckpt]
+    return name or c_name, c_params if params is None else params, {**c_macs, **macs}
 
 
 def collect(roots: list[str | Path]) -> list[dict[str, Any]]:
     """One row per (metrics.json, test set, scale) found under ``roots``."""
     rows: list[dict[str, Any]] = []
-    cache: dict[str, tuple[str, int]] = {}
+    cache: dict[str, NetInfo] = {}
     files = sorted({f for r in roots for f in ([Path(r)] if Path(r).is_file() else Path(r).rglob("metrics.json"))})
     for f in files:
         res = json.loads(f.read_text())
-        net, params = _net_info(res.get("checkpoint"), cache)
-        for key, r in (res.get("sets") or {}).items():
+        sets = res.get("sets") or {}
+        net, params, macs = _net_info(res, sorted({int(r.get("scale") or 0) for r in sets.values()}), cache)
+        for key, r in sets.items():
+            scale = int(r.get("scale") or 0)
             rows.append({
-                "run": str(f.parent), "network": net, "params": params, "set": r.get("set", key),
-                "scale": int(r.get("scale") or 0), "psnr": r["model"]["psnr"], "ssim": r["model"]["ssim"],
+                "run": str(f.parent), "network": net, "params": params, "macs": macs.get(f"x{scale}"),
+                "set": r.get("set", key), "scale": scale, "psnr": r["model"]["psnr"], "ssim": r["model"]["ssim"],
                 "bicubic": r["bicubic"]["psnr"],
             })
     return rows
@@ -83,21 +102,41 @@ def _fmt_params(n: int | None) -> str:
     return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}K"
 
 
-def write_report(rows: list[dict[str, Any]], out: str | Path, papers: dict, plot_set: str | None = None) -> tuple[Path, Path]:
-    """Write ``report.md`` (the table) and ``report.png`` (PSNR vs parameters) into ``out``."""
+def _fmt_macs(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return f"{n / 1e9:.1f}G" if n >= 1e9 else f"{n / 1e6:.1f}M"
+
+
+#: --x choices: the row key and the axis label
+X_AXES = {"params": "parameters", "macs": "MACs per 1280x720 HR output"}
+
+
+def write_report(
+    rows: list[dict[str, Any]], out: str | Path, papers: dict, plot_set: str | None = None, x: str = "params"
+) -> tuple[Path, Path]:
+    """Write ``report.md`` (the table) and ``report.png`` (PSNR against ``x``: ``"params"`` or
+    ``"macs"``) into ``out``."""
+    if x not in X_AXES:
+        raise SRLabError(f"the plot's x axis is params or macs, not {x!r}")
     if not rows:
         raise SRLabError("no metrics.json found under the given folders (srlab-eval writes one per run)")
+    plot_set = plot_set or rows[0]["set"]
+    pts = [r for r in rows if r["set"] == plot_set and r.get(x)]
+    if not pts:
+        raise SRLabError(f"no result on {plot_set} has a {x} count to plot")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     lines = [
-        "| network | scale | params | set | PSNR | SSIM | bicubic PSNR | paper Set5 / Set14 PSNR | run |",
-        "|---|---:|---:|---|---:|---:|---:|---|---|",
+        "| network | scale | params | MACs (720p HR) | set | PSNR | SSIM | bicubic PSNR | paper Set5 / Set14 PSNR | run |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["set"], r["scale"], r["params"] or 0, r["network"])):
         p5, p14 = papers.get((_norm(r["network"]), r["scale"]), (None, None))
         paper = " / ".join("-" if v is None else f"{v:.2f}" for v in (p5, p14)) if (p5 or p14) else "-"
         lines.append(
-            f"| {r['network']} | x{r['scale']} | {_fmt_params(r['params'])} | {r['set']} | {r['psnr']:.2f} | "
+            f"| {r['network']} | x{r['scale']} | {_fmt_params(r['params'])} | {_fmt_macs(r.get('macs'))} | "
+            f"{r['set']} | {r['psnr']:.2f} | "
             f"{r['ssim']:.4f} | {r['bicubic']:.2f} | {paper} | {r['run']} |"
         )
     md = out / "report.md"
@@ -108,22 +147,21 @@ def write_report(rows: list[dict[str, Any]], out: str | Path, papers: dict, plot
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plot_set = plot_set or rows[0]["set"]
-    pts = [r for r in rows if r["set"] == plot_set and r["params"]]
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
     for i, scale in enumerate(sorted({r["scale"] for r in pts})):
         sel = [r for r in pts if r["scale"] == scale]
         colour = f"C{i}"
-        ax.scatter([r["params"] for r in sel], [r["psnr"] for r in sel], color=colour, label=f"ours x{scale}")
+        ax.scatter([r[x] for r in sel], [r["psnr"] for r in sel], color=colour, label=f"ours x{scale}")
         for r in sel:
-            ax.annotate(r["network"], (r["params"], r["psnr"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax.annotate(r["network"], (r[x], r["psnr"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
             p5 = papers.get((_norm(r["network"]), scale), (None, None))[0]
             if p5 is not None and plot_set.lower() == "set5":
-                ax.scatter([r["params"]], [p5], facecolors="none", edgecolors=colour)
+                ax.scatter([r[x]], [p5], facecolors="none", edgecolors=colour)
     ax.set_xscale("log")
-    ax.set_xlabel("parameters")
+    ax.set_xlabel(X_AXES[x])
     ax.set_ylabel(f"PSNR on {plot_set} (dB)")
-    ax.set_title("PSNR against model size" + (" (hollow: paper)" if plot_set.lower() == "set5" else ""))
+    what = "model size" if x == "params" else "multiply-adds"
+    ax.set_title(f"PSNR against {what}" + (" (hollow: paper)" if plot_set.lower() == "set5" else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -139,9 +177,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="report", help="folder for report.md and report.png")
     p.add_argument("--set", default=None, help="test set of the plot (default: the first found)")
     p.add_argument("--papers", default="experiments/README.md", help="the reproduction table with the papers' numbers")
+    p.add_argument(
+        "--x", choices=sorted(X_AXES), default="params",
+        help="the plot's x axis: parameters (default) or MACs per 1280x720 HR output",
+    )
     args = p.parse_args(argv)
     try:
-        md, png = write_report(collect(args.roots), args.out, paper_table(args.papers), args.set)
+        md, png = write_report(collect(args.roots), args.out, paper_table(args.papers), args.set, args.x)
     except SRLabError as e:
         print(f"srlab: error: {e}", file=sys.stderr)
         sys.exit(2)

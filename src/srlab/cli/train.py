@@ -16,6 +16,8 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 from ..errors import SRLabError
 from ..models.checkpoint import load_net_weights
 from .common import CONF_DIR, report_user_errors
+from .dashboard import add_wandb_tags, finish_wandb, log_summary, protocol_tags
+from .dashboard import run_info as _run_info  # protocol, params, MACs per 1280x720 HR output
 
 log = logging.getLogger("srlab.train")
 
@@ -93,14 +95,16 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     datamodule = instantiate(cfg.data)
     model = build_module(cfg)
     _group_multirun_in_wandb(cfg)
+    add_wandb_tags(cfg, protocol_tags(model, cfg.get("data")))  # x3, y-bt601, bicubic-matlab, net
     loggers = _instantiate_dict(cfg.get("logger"))
     callbacks = _instantiate_dict(cfg.get("callbacks"))
     if not loggers:  # logger=none / debug=fdr: nothing to log the learning rate to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    run_info = _run_info(model)
+    run_info = _run_info(model, macs=bool(loggers))
     for lg in loggers:
         lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), **run_info})
+    log_summary(loggers, run_info)  # W&B: model size and protocol as run-table columns
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     ckpt_cb = trainer.checkpoint_callback
@@ -111,17 +115,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if best:
         log.info("best checkpoint (val/psnr %.3f): %s", float(ckpt_cb.best_model_score or 0.0), best)
         print(f"best checkpoint: {best}")
+    finish_wandb(loggers)  # the next run of an in-process multirun gets its own W&B run
     objects = dict(cfg=cfg, datamodule=datamodule, model=model, trainer=trainer, callbacks=callbacks, loggers=loggers)
     return metrics, objects
-
-
-def _run_info(model: pl.LightningModule) -> dict[str, Any]:
-    """Logged with the config: the evaluation protocol and the generator's size."""
-    net = getattr(model, "net", model)
-    info: dict[str, Any] = {"model_size": {"params": sum(p.numel() for p in net.parameters())}}
-    if hasattr(model, "protocol"):
-        info["protocol"] = model.protocol
-    return info
 
 
 def _group_multirun_in_wandb(cfg: DictConfig) -> None:

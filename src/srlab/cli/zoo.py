@@ -1,24 +1,12 @@
 """srlab-zoo: parameters and multiply-adds of every network config, for a 1280x720 output.
 
 For each ``conf/model/net/<name>.yaml`` and each scale (2, 3, 4 by default) the network is built
-from its config (``${data.scale}`` set to the scale) **on the meta device**, so no weight is
-allocated and nothing is computed, and one forward pass runs under PyTorch's own
-:class:`torch.utils.flop_counter.FlopCounterMode`, which counts from the tensor shapes alone.
-
-Conventions (those of the lightweight-SR tables, e.g. CARN's):
-
-- ``params``: every parameter of the model as built for that scale, shared ones once; a
-  multi-scale network (MDSR, CARN, ...) counts all its scale branches, as its paper does.
-- ``macs``: multiply-accumulates = FLOPs / 2 of the convolutions and matrix products that
-  produce a **1280x720 output**: a post-upsampling network gets a ``1280/s x 720/s`` LR input, a
-  pre-upsampling one (``pre_upsample``) the 1280x720 image itself (plus its ``border``). A
-  transposed convolution is counted as torch counts it: ``Cin * Cout * k^2`` per **input**
-  pixel (FSRCNN's own convention for its deconvolution). Pixel shuffle is a pure reshuffle (no
-  arithmetic), and element-wise work (biases, activations, residual additions, mean shift) and
-  the bicubic pre-upsampling are not counted.
-- x3: 1280/3 is not an integer. The count is made at LR widths 426 and 427 (height 240) and
-  interpolated linearly to 426.67, which is exact for networks whose cost is affine in the
-  width (every convolutional one) and equals the paper figures (CARN x3: 118.8G).
+from its config (``${data.scale}`` set to the scale) **on the meta device** and counted by
+:func:`srlab.macs.count_net` (PyTorch's :class:`torch.utils.flop_counter.FlopCounterMode`, from
+the tensor shapes alone); :mod:`srlab.macs` states the conventions (those of the lightweight-SR
+tables, e.g. CARN's): ``params`` = every parameter as built for that scale (multi-scale nets:
+every branch), ``macs`` = FLOPs / 2 of the convolutions and matrix products that produce a
+**1280x720 output**.
 
 A config that fails to build or run is reported with its error instead of numbers; a scale a
 network does not support (it raises ``ValueError`` at that scale but builds at another) is
@@ -30,26 +18,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import OmegaConf
-from torch.utils.flop_counter import FlopCounterMode
 
-from ..archs.base import is_multi_scale
-from ..utils import build_from_spec
+from ..macs import OUT_H, OUT_W, count_net
+from ..macs import UnsupportedScale as _Unsupported
 from .common import CONF_DIR
 
-__all__ = ["count_net", "zoo", "zoo_markdown", "main"]
-
-OUT_W, OUT_H = 1280, 720
-
-
-class _Unsupported(Exception):
-    pass
+__all__ = ["count_net", "zoo", "zoo_markdown", "main"]  # count_net: from srlab.macs
 
 
 def _spec(raw: Any, scale: int) -> dict[str, Any]:
@@ -58,51 +37,6 @@ def _spec(raw: Any, scale: int) -> dict[str, Any]:
     spec = OmegaConf.to_container(root.net, resolve=True)
     spec.pop("defaults", None)
     return spec
-
-
-def _build(spec: dict[str, Any]) -> torch.nn.Module:
-    try:
-        with torch.device("meta"):
-            return build_from_spec(spec)
-    except ValueError:
-        raise
-    except Exception:  # noqa: BLE001 - some constructors need real tensors: build, then move
-        return build_from_spec(spec).to("meta")
-
-
-def _flops(net: torch.nn.Module, scale: int, h: int, w: int) -> int:
-    x = torch.empty(1, int(net.in_channels), h, w, device="meta")
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        if is_multi_scale(net):
-            net(x, scale=scale)
-        else:
-            net(x)
-    return int(counter.get_total_flops())
-
-
-def count_net(spec: dict[str, Any], scale: int, out_w: int = OUT_W, out_h: int = OUT_H) -> dict[str, int]:
-    """``{"params", "macs"}`` of the network ``spec`` at ``scale`` for an ``out_w x out_h`` output."""
-    try:
-        net = _build(spec)
-    except ValueError as e:
-        raise _Unsupported(str(e)) from None
-    net.eval()
-    params = sum(p.numel() for p in net.parameters())
-    if getattr(net, "pre_upsample", False):
-        b = int(getattr(net, "border", 0) or 0)
-        macs2 = _flops(net, scale, out_h + 2 * b, out_w + 2 * b)
-    else:
-        h, w = out_h / scale, out_w / scale
-        if not h.is_integer():
-            raise _Unsupported(f"the output height {out_h} is not a multiple of x{scale}")
-        h = int(h)
-        if w.is_integer():
-            macs2 = _flops(net, scale, h, int(w))
-        else:  # affine in the width: interpolate between the two integer widths
-            lo, hi = math.floor(w), math.ceil(w)
-            f_lo, f_hi = _flops(net, scale, h, lo), _flops(net, scale, h, hi)
-            macs2 = f_lo + (w - lo) * (f_hi - f_lo)
-    return {"params": int(params), "macs": int(round(macs2 / 2))}
 
 
 def _short_error(e: BaseException) -> str:

@@ -1,0 +1,87 @@
+"""TrainingThroughput: samples/s and HR megapixels/s at the log steps only, validation excluded."""
+
+from __future__ import annotations
+
+import time
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers.logger import Logger
+from torch import nn
+
+import srlab.callbacks.throughput as throughput_module
+from srlab.callbacks import TrainingThroughput
+
+B, H, W = 2, 12, 10  # batch of HR targets
+
+
+class _Recorder(Logger):
+    name, version = "recorder", 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged: list[tuple[int, dict]] = []
+
+    def log_metrics(self, metrics, step=None):
+        self.logged.append((step, dict(metrics)))
+
+    def log_hyperparams(self, params, *args, **kwargs):
+        pass
+
+
+class _Tiny(pl.LightningModule):
+    def __init__(self, val_sleep: float = 0.0) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.val_sleep = val_sleep
+
+    def training_step(self, batch, batch_idx):
+        return (self.conv(batch["hr"]) - batch["hr"]).abs().mean()
+
+    def validation_step(self, batch, batch_idx):
+        time.sleep(self.val_sleep)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+def _loader(n: int):
+    data = [{"hr": torch.rand(3, H, W)} for _ in range(n * B)]
+    return torch.utils.data.DataLoader(data, batch_size=B)
+
+
+def _fit(callback, loggers, steps=6, every=2, val_sleep=0.0, val_every=None):
+    trainer = pl.Trainer(
+        max_steps=steps, log_every_n_steps=every, logger=loggers, callbacks=[callback],
+        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+        num_sanity_val_steps=0, limit_val_batches=1 if val_every else 0, val_check_interval=val_every,
+        accelerator="cpu",
+    )
+    trainer.fit(_Tiny(val_sleep), _loader(steps), _loader(1) if val_every else None)
+
+
+def test_logs_rates_every_log_step_and_reads_the_clock_only_then(monkeypatch):
+    reads = []
+    real = time.perf_counter
+    monkeypatch.setattr(throughput_module.time, "perf_counter", lambda: reads.append(1) or real())
+    rec = _Recorder()
+    _fit(TrainingThroughput(), [rec], steps=6, every=2)
+    logged = [(s, m) for s, m in rec.logged if "train/samples_per_sec" in m]
+    assert [s for s, _ in logged] == [2, 4, 6]
+    for _, m in logged:
+        assert m["train/samples_per_sec"] > 0
+        assert abs(m["train/hr_mpix_per_sec"] - m["train/samples_per_sec"] * H * W / 1e6) < 1e-9
+        assert abs(m["train/samples_per_sec"] - B * m["train/steps_per_sec"]) < 1e-6
+    assert len(reads) == 1 + 2 * len(logged)  # the start, then two reads per log step only
+
+
+def test_validation_time_is_left_out_and_no_logger_means_no_work():
+    rec = _Recorder()
+    # a 0.4 s validation after every 2nd batch, logged every 4 batches: counted, it would drop
+    # the rate below 10 steps/s; these steps take milliseconds
+    _fit(TrainingThroughput(log_every_n_steps=4), [rec], steps=8, every=50, val_sleep=0.4, val_every=2)
+    rates = [m["train/steps_per_sec"] for _, m in rec.logged if "train/steps_per_sec" in m]
+    assert len(rates) == 2 and min(rates) > 20, rates
+    cb = TrainingThroughput()
+    _fit(cb, [], steps=2, every=1)
+    assert not cb._active and cb._batches == 0
