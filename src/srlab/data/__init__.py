@@ -1,7 +1,13 @@
 """Data: image I/O, degradations (pure functions), sources, datasets and the DataModule."""
 
 from .datamodule import SRDataModule, sample_datamodule
-from .datasets import DegradedPatchDataset, PatchDataset, WholeImageDataset, augment_pair
+from .datasets import (
+    DegradedPatchDataset,
+    IntensityJitter,
+    PatchDataset,
+    WholeImageDataset,
+    augment_pair,
+)
 from .degradation import (
     Degradation,
     add_noise,
@@ -37,6 +43,7 @@ __all__ = [
     "PatchDataset",
     "WholeImageDataset",
     "augment_pair",
+    "IntensityJitter",
     "bicubic_downscale",
     "mod_crop",
     "imresize",

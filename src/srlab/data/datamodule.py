@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from ..errors import SRLabError
 from .datasets import (
     DegradedPatchDataset,
+    IntensityJitter,
     MultiScalePatchDataset,
     PatchDataset,
     ScaleBatchSampler,
@@ -85,6 +86,18 @@ def _as_degradation(d: Any) -> Degradation | None:
     raise SRLabError(f"data.degradation must be {{steps: [...], seed: ...}}, got {d!r}")
 
 
+def _as_intensity(d: Any) -> IntensityJitter | None:
+    """``data.intensity``: ``None``, an :class:`IntensityJitter`, or ``{p: ..., contrast: [lo, hi]}``."""
+    if d is None or isinstance(d, IntensityJitter):
+        return d
+    if isinstance(d, Mapping):
+        unknown = set(d) - {"p", "contrast", "quantize"}
+        if unknown:
+            raise SRLabError(f"data.intensity takes p, contrast and quantize, not {sorted(unknown)}")
+        return IntensityJitter(**{k: (list(v) if k == "contrast" else v) for k, v in d.items()})
+    raise SRLabError(f"data.intensity must be {{p: 0.5, contrast: [0.1, 1.0]}} or null, got {d!r}")
+
+
 class SRDataModule(pl.LightningDataModule):
     """HR images in, aligned LR/HR pairs out.
 
@@ -119,6 +132,9 @@ class SRDataModule(pl.LightningDataModule):
             Its configuration is saved as the data module's hyperparameters (logged with the run).
         prepared_dir: a folder written by ``srlab-prepare``: training patches are read from its
             memory-mapped sub-images instead of from ``train`` (much faster on 2K images).
+        intensity: random contrast/brightness of training pairs, ``{p: 0.5, contrast: [0.1, 1.0]}``
+            (:class:`~srlab.data.datasets.IntensityJitter`; ``None``: off). Bicubic pairs only
+            (not with ``degradation`` or ``prepared_dir``).
     """
 
     def __init__(
@@ -140,8 +156,15 @@ class SRDataModule(pl.LightningDataModule):
         pin_memory: bool = False,
         degradation: Any = None,
         prepared_dir: str | None = None,
+        intensity: Any = None,
     ) -> None:
         super().__init__()
+        self.intensity = _as_intensity(intensity)
+        if self.intensity is not None and (degradation is not None or prepared_dir is not None):
+            raise SRLabError(
+                "data.intensity jitters bicubic LR/HR pairs; it cannot be combined with data.degradation "
+                "or data.prepared_dir (set one of them to null)"
+            )
         self.degradation = _as_degradation(degradation)
         if self.degradation is not None:
             self.save_hyperparameters({"degradation": self.degradation.config()})
@@ -220,7 +243,7 @@ class SRDataModule(pl.LightningDataModule):
             return DegradedPatchDataset(hr_only, s, self.patch_sizes[s], self.degradation, self.augment,
                                         self.samples_per_epoch)
         return PatchDataset(self._records(self.train_source, s), s, self.patch_sizes[s], self.augment,
-                            self.samples_per_epoch)
+                            self.samples_per_epoch, intensity=self.intensity)
 
     def _test_items(self) -> list[tuple[str, Any, int]]:
         if not self.multi_scale:

@@ -54,5 +54,9 @@ class WeightedSum(nn.Module):
                     "take one tensor; wrap them in srlab.losses.DeepSupervision (see conf/loss/drcn.yaml)"
                 )
         parts = {name: term(pred, target) for name, term in self.terms.items()}
+        if len(parts) == 1:  # the common single-term loss: no stack/sum nodes in the graph
+            (name, value), = parts.items()
+            w = self.weights[name]
+            return (value if w == 1.0 else w * value), parts
         total = torch.stack([self.weights[n] * v for n, v in parts.items()]).sum()
         return total, parts

@@ -31,6 +31,10 @@ def final_output(out: Any) -> Tensor:
     raise TypeError(f"a network returned {type(out).__name__}; expected a tensor, list or dict")
 
 
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and all(isinstance(i, str) for i in v)
+
+
 class SRModule(pl.LightningModule):
     """Trains a super-resolution network on ``{"lr", "hr"}`` RGB batches in [0, 1].
 
@@ -168,14 +172,18 @@ class SRModule(pl.LightningModule):
         return imresize(lr, self.scale if scale is None else int(scale))
 
     def net_input(
-        self, lr: Tensor, pad_border: bool, scale: int | None = None
+        self, lr: Tensor, pad_border: bool, scale: int | None = None, keep_chroma: bool = True
     ) -> tuple[Tensor, Tensor | None]:
-        """RGB LR batch -> what the network eats; also returns YCbCr for Y networks."""
+        """RGB LR batch -> what the network eats; also returns YCbCr for Y networks (``None``
+        with ``keep_chroma=False``: training needs the Y channel only)."""
         ycbcr = None
         x = lr
         if self.net.in_channels == 1:
-            ycbcr = rgb_to_ycbcr(lr)
-            x = ycbcr[:, :1]
+            if keep_chroma:
+                ycbcr = rgb_to_ycbcr(lr)
+                x = ycbcr[:, :1]
+            else:
+                x = rgb_to_y(lr)
         if getattr(self.net, "pre_upsample", False):
             x = imresize(x, self.scale if scale is None else int(scale))
         b = getattr(self.net, "border", 0)
@@ -235,7 +243,7 @@ class SRModule(pl.LightningModule):
         if self.loss is None:
             raise RuntimeError("SRModule was built without a loss; it can only evaluate")
         scale = self.check_scale(self.batch_scale(batch))
-        x, _ = self.net_input(batch["lr"], pad_border=False, scale=scale)
+        x, _ = self.net_input(batch["lr"], pad_border=False, scale=scale, keep_chroma=False)
         total, parts = self.loss(self.run_net(x, scale), self.net_target(batch["hr"]))
         if self._is_logging_step():
             bs = x.shape[0]
@@ -307,6 +315,14 @@ class SRModule(pl.LightningModule):
         for key, metric in self.test_metrics[name].items():
             metric(sr, batch["hr"])
             self.log(f"test/{name}/{key}", metric, batch_size=1, add_dataloader_idx=False)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """A flat ``{"lr", "hr", "name", "scale"}`` batch moves tensor by tensor (Lightning's
+        generic collection walk costs ~0.2 ms a step, noticeable beside a small CPU step)."""
+        if isinstance(batch, dict) and all(isinstance(v, (Tensor, str, int, float)) or _is_str_list(v) for v in batch.values()):
+            non_blocking = device.type == "cuda"
+            return {k: v.to(device, non_blocking=non_blocking) if isinstance(v, Tensor) else v for k, v in batch.items()}
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None:
