@@ -15,6 +15,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 
 from ..errors import SRLabError
 from ..models.checkpoint import load_net_weights
+from ..speed import resolve_precision
 from .common import CONF_DIR, report_user_errors
 from .dashboard import add_wandb_tags, finish_wandb, log_summary, protocol_tags
 from .dashboard import run_info as _run_info  # protocol, params, MACs per 1280x720 HR output
@@ -100,6 +101,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     callbacks = _instantiate_dict(cfg.get("callbacks"))
     if not loggers:  # logger=none / debug=fdr: nothing to log the learning rate to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    if "precision" in cfg.trainer:  # trainer.precision=auto: bf16/fp16 on a GPU, float32 on a CPU
+        with open_dict(cfg):
+            cfg.trainer.precision = resolve_precision(cfg.trainer.precision, cfg.trainer.get("accelerator"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     run_info = _run_info(model, macs=bool(loggers))
     for lg in loggers:

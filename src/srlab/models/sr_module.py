@@ -15,6 +15,7 @@ from ..color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from ..data.imresize import imresize
 from ..errors import SRLabError
 from ..metrics import PSNR, SSIM
+from ..speed import resolve_channels_last
 
 __all__ = ["SRModule"]
 
@@ -29,10 +30,6 @@ def final_output(out: Any) -> Tensor:
     if isinstance(out, Mapping):
         return out["out"]
     raise TypeError(f"a network returned {type(out).__name__}; expected a tensor, list or dict")
-
-
-def _is_str_list(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and all(isinstance(i, str) for i in v)
 
 
 class SRModule(pl.LightningModule):
@@ -67,7 +64,8 @@ class SRModule(pl.LightningModule):
             protocol).
         metric_y_channel: PSNR/SSIM on Y (papers) or on RGB.
         channels_last: run the network in the NHWC memory format (faster convolutions on
-            tensor-core GPUs, usually with ``trainer.precision=bf16-mixed``/``16-mixed``).
+            tensor-core GPUs, usually with ``trainer.precision=bf16-mixed``/``16-mixed``);
+            ``"auto"``: on CUDA devices only (:mod:`srlab.speed`).
         compile_net: ``torch.compile`` the network in place (``nn.Module.compile``: parameter
             names, and so checkpoints, do not change); pays off on long GPU runs.
         self_ensemble_val: validate with the x8 self-ensemble (flips/rotations averaged,
@@ -85,7 +83,7 @@ class SRModule(pl.LightningModule):
         net_spec: Mapping[str, Any] | None = None,
         crop_border: int | None = None,
         metric_y_channel: bool = True,
-        channels_last: bool = False,
+        channels_last: bool | str = False,
         compile_net: bool = False,
         self_ensemble_val: bool = False,
     ) -> None:
@@ -104,7 +102,8 @@ class SRModule(pl.LightningModule):
         self._crop_border = None if crop_border is None else int(crop_border)
         self.crop_border = self.crop_for(self.scale)
         self.metric_y_channel = metric_y_channel
-        self.channels_last = bool(channels_last)
+        self.channels_last = channels_last if isinstance(channels_last, str) else bool(channels_last)
+        resolve_channels_last(self.channels_last, "cpu")  # a bad value fails here, not mid-run
         self.compile_net = bool(compile_net)
         self.self_ensemble_val = bool(self_ensemble_val)
         self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"])
@@ -161,7 +160,7 @@ class SRModule(pl.LightningModule):
 
     def run_net(self, x: Tensor, scale: int | None = None) -> Any:
         """Call the network, passing ``scale=`` to multi-scale networks only."""
-        if self.channels_last and x.dim() == 4:
+        if self.channels_last and x.dim() == 4 and resolve_channels_last(self.channels_last, x.device):
             x = x.contiguous(memory_format=torch.channels_last)
         if self.multi_scale:
             return self.net(x, scale=self.check_scale(scale))
@@ -222,7 +221,9 @@ class SRModule(pl.LightningModule):
 
     # ------------------------------------------------------------------ training
     def setup(self, stage: str) -> None:
-        if self.channels_last:
+        trainer = self._trainer
+        device = trainer.strategy.root_device if trainer is not None else self.device
+        if resolve_channels_last(self.channels_last, device):
             self.net.to(memory_format=torch.channels_last)
         if self.compile_net and not getattr(self, "_net_compiled", False):
             self.net.compile()
@@ -315,14 +316,6 @@ class SRModule(pl.LightningModule):
         for key, metric in self.test_metrics[name].items():
             metric(sr, batch["hr"])
             self.log(f"test/{name}/{key}", metric, batch_size=1, add_dataloader_idx=False)
-
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """A flat ``{"lr", "hr", "name", "scale"}`` batch moves tensor by tensor (Lightning's
-        generic collection walk costs ~0.2 ms a step, noticeable beside a small CPU step)."""
-        if isinstance(batch, dict) and all(isinstance(v, (Tensor, str, int, float)) or _is_str_list(v) for v in batch.values()):
-            non_blocking = device.type == "cuda"
-            return {k: v.to(device, non_blocking=non_blocking) if isinstance(v, Tensor) else v for k, v in batch.items()}
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None:
