@@ -51,3 +51,23 @@ def test_two_process_cpu_ddp_training(tmp_path, image_folder):
         model, datamodule=dm, verbose=False
     )[0]["val/psnr"]
     assert abs(val - mean) < 1e-4
+
+
+@pytest.mark.slow  # three processes start
+def test_multiscale_net_trains_under_ddp(tmp_path, image_folder):
+    """MDSR uses one scale's head per step: DDP must accept the other heads' missing gradients
+    (srlab-train turns on find_unused_parameters for multi-scale nets); each rank gets half the
+    epoch and every step one scale, the same on both ranks."""
+    train_dir = image_folder("hr", sizes=((48, 48), (54, 48)))
+    val_dir = image_folder("val", sizes=((36, 36),))
+    run = tmp_path / "ddp_ms"
+    res = run_train(
+        *tiny_overrides(train_dir, val_dir, epochs=1, samples=16), "trainer=ddp_cpu", f"hydra.run.dir={run}",
+        "model/net=mdsr", "data.scale=[2,3]", "model.net.scales=[2,3]", "model.net.num_block=1",
+        "model.net.num_feat=8", "callbacks.step_checkpoint.every_n_train_steps=null",
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 2  # 16 samples / 2 ranks / batch 4
+    rows = list(csv.DictReader(open(next((run / "csv").rglob("metrics.csv")))))
+    assert any(r.get("val/x2/psnr") for r in rows) and any(r.get("val/x3/psnr") for r in rows)

@@ -101,6 +101,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     callbacks = _instantiate_dict(cfg.get("callbacks"))
     if not loggers:  # logger=none / debug=fdr: nothing to log the learning rate to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    _allow_unused_heads_under_ddp(cfg, model)
     if "precision" in cfg.trainer:  # trainer.precision=auto: bf16/fp16 on a GPU, float32 on a CPU
         with open_dict(cfg):
             cfg.trainer.precision = resolve_precision(cfg.trainer.precision, cfg.trainer.get("accelerator"))
@@ -122,6 +123,21 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     finish_wandb(loggers)  # the next run of an in-process multirun gets its own W&B run
     objects = dict(cfg=cfg, datamodule=datamodule, model=model, trainer=trainer, callbacks=callbacks, loggers=loggers)
     return metrics, objects
+
+
+def _allow_unused_heads_under_ddp(cfg: DictConfig, model: pl.LightningModule) -> None:
+    """Multi-scale networks (MDSR, CARN, ...) use one scale's head and upsampler per step, so DDP
+    must accept parameters without a gradient: ``trainer=ddp``/``ddp_cpu`` get
+    ``find_unused_parameters`` for them (left alone when the config sets it)."""
+    if not getattr(model, "multi_scale", False):
+        return
+    strategy = cfg.trainer.get("strategy")
+    with open_dict(cfg):
+        if strategy == "ddp":
+            cfg.trainer.strategy = "ddp_find_unused_parameters_true"
+        elif isinstance(strategy, DictConfig) and str(strategy.get("_target_", "")).endswith("DDPStrategy"):
+            if strategy.get("find_unused_parameters") is None:
+                strategy.find_unused_parameters = True
 
 
 def _group_multirun_in_wandb(cfg: DictConfig) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader
 
 from ..errors import SRLabError
 from .datasets import (
@@ -16,11 +16,10 @@ from .datasets import (
     IntensityJitter,
     MultiScalePatchDataset,
     PatchDataset,
-    ScaleBatchSampler,
     WholeImageDataset,
 )
 from .degradation import Degradation, mod_crop
-from .sampling import ResumableDataLoader, SeededPatchSampler
+from .sampling import ResumableDataLoader, SeededPatchSampler, SeededScaleSampler
 from .sources import ImageFolder, ImageRecord, SampleImages, prepare_pair
 
 __all__ = ["SRDataModule"]
@@ -108,7 +107,8 @@ class SRDataModule(pl.LightningDataModule):
 
     Multi-scale training: with a list of scales (``data.scale=[2,3,4]``, for networks that
     serve several scales, see :mod:`srlab.archs.base`) each training batch holds patches of
-    **one** scale drawn at random per batch (``batch["scale"]``); the LR patch side
+    **one** scale drawn at random per batch (``batch["scale"]``; seeded by the run's seed, the
+    same on every DDP rank and after a mid-epoch resume: :mod:`srlab.data.sampling`); the LR patch side
     ``patch_size`` is the same for every scale (EDSR/MDSR/CARN), or with ``hr_patch_size`` the
     LR side is ``hr_patch_size // scale`` per scale (the HR patch rounded down to a multiple of
     the scale, e.g. VDSR's 41: 40/39/40 at x2/x3/x4). Validation and test get one loader per
@@ -251,23 +251,19 @@ class SRDataModule(pl.LightningDataModule):
         return [(f"{k}/x{s}", src, s) for k, src in self.test_sources.items() for s in self.scales]
 
     def train_dataloader(self) -> DataLoader:
-        if isinstance(self.train_set, MultiScalePatchDataset):
-            batch_sampler = ScaleBatchSampler(
-                RandomSampler(range(len(self.train_set))), self.batch_size, True, self.scales
-            )
-            return DataLoader(
-                self.train_set,
-                batch_sampler=batch_sampler,
-                num_workers=self.num_workers,
-                pin_memory=self.pin_memory,
-                persistent_workers=self.num_workers > 0,
-            )
-        # one scale: a seeded, rank-sharded, resumable sampler (see srlab.data.sampling); the
-        # patch of a sample is a function of (seed, epoch, slot), whatever the rank or a resume
+        # a seeded, rank-sharded, resumable sampler (see srlab.data.sampling): the patch of a
+        # sample is a function of (seed, epoch, slot), and with several scales the scale of a
+        # batch one of (seed, epoch, batch), whatever the rank or a resume
         self.train_set.seed = self._sample_seed()
         trainer = self.trainer
         world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-        sampler = SeededPatchSampler(self.train_set, num_replicas=world, rank=rank, seed=self.train_set.seed)
+        if isinstance(self.train_set, MultiScalePatchDataset):
+            sampler: SeededPatchSampler = SeededScaleSampler(
+                self.train_set, self.scales, self.batch_size, num_replicas=world, rank=rank,
+                seed=self.train_set.seed,
+            )
+        else:
+            sampler = SeededPatchSampler(self.train_set, num_replicas=world, rank=rank, seed=self.train_set.seed)
         return ResumableDataLoader(
             self.train_set,
             sampler=sampler,

@@ -238,9 +238,10 @@ class WholeImageDataset(Dataset):
 class MultiScalePatchDataset(Dataset):
     """Patch datasets of several scales behind one index ``(scale, i)``.
 
-    ``len()`` is the epoch budget (``length``), shared by all scales; use it with
-    :class:`ScaleBatchSampler`, which turns the sampler's integer indices into ``(scale, i)``
-    with one scale per batch.
+    ``len()`` is the epoch budget (``length``), shared by all scales. Load it with a
+    :class:`~srlab.data.sampling.SeededScaleSampler` (seeded, resumable, rank-sharded: what
+    :class:`~srlab.data.SRDataModule` does) or a :class:`ScaleBatchSampler`; both index it with
+    ``(scale, i)``, one scale per batch.
 
     Args:
         datasets: scale -> :class:`PatchDataset` of that scale.
@@ -253,6 +254,18 @@ class MultiScalePatchDataset(Dataset):
         self.datasets = dict(datasets)
         self.scales = tuple(self.datasets)
         self.length = length
+        self._seed: int | None = None
+
+    @property
+    def seed(self) -> int | None:
+        """The patch seed of every scale's dataset (see ``PatchDataset(seed=)``)."""
+        return self._seed
+
+    @seed.setter
+    def seed(self, value: int | None) -> None:
+        self._seed = value
+        for ds in self.datasets.values():
+            ds.seed = value
 
     def __len__(self) -> int:
         return self.length
@@ -260,7 +273,8 @@ class MultiScalePatchDataset(Dataset):
     def __getitem__(self, index: tuple[int, int]) -> dict:
         if not isinstance(index, tuple):
             raise TypeError(
-                "MultiScalePatchDataset is indexed by (scale, i): load it with a ScaleBatchSampler"
+                "MultiScalePatchDataset is indexed by (scale, i): load it with a SeededScaleSampler "
+                "or a ScaleBatchSampler"
             )
         scale, i = index
         return self.datasets[scale][i]
@@ -277,6 +291,9 @@ class ScaleBatchSampler(BatchSampler):
         scales: the scales to draw from.
         generator: random generator for the scale draws (``None``: torch's global one, so
             ``seed_everything`` makes them reproducible).
+
+    Not resumable mid-epoch and not sharded under DDP: training uses
+    :class:`~srlab.data.sampling.SeededScaleSampler` instead.
     """
 
     def __init__(

@@ -10,6 +10,11 @@ uninterrupted run, nothing here depends on the global RNG's state at the time a 
   *sample ids* ``epoch * len(dataset) + slot``; a dataset seeded with the same seed draws the
   patch of a sample id from a generator seeded by ``(seed, id)``
   (:class:`srlab.data.PatchDataset` with ``seed=``).
+- :class:`SeededScaleSampler` (multi-scale training: MDSR, CARN, VDSR) is the same sampler
+  yielding ``(scale, sample_id)``: the scale of batch ``b`` of epoch ``e`` is a function of
+  ``(seed, e, b)``, identical on every rank, so each rank's batch holds one scale and at each
+  step all ranks train the same scale (the global batch is one scale, as in a one-process run,
+  and no rank waits for a bigger-scale batch of another).
 - :class:`ResumableDataLoader` implements Lightning's ``state_dict``/``load_state_dict`` loader
   protocol: the checkpoint stores how many batches of the current epoch were consumed, and the
   first iteration after a resume skips them at the sampler (no patches are cut for them).
@@ -20,13 +25,16 @@ carry the epoch nor a resume offset, and Lightning ships no resumable sampler.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, SequentialSampler
 
-__all__ = ["SeededPatchSampler", "ResumableDataLoader", "sample_generator"]
+__all__ = [
+    "SeededPatchSampler", "SeededScaleSampler", "SequentialScaleSampler", "ResumableDataLoader", "sample_generator",
+]
 
 _MIX = 0x9E3779B97F4A7C15  # 64-bit golden-ratio constant: spreads (seed, id) over the seed space
 
@@ -58,6 +66,69 @@ class SeededPatchSampler(DistributedSampler):
                 yield offset + slot
 
 
+def _batch_scales(seed: int, epoch: int, batches: int, scales: Sequence[int]) -> list[int]:
+    """The scales of the ``batches`` batches of an epoch: a function of ``(seed, epoch)``."""
+    # negative stream ids: never the generator of a patch (sample ids are >= 0)
+    g = sample_generator(seed, -1 - epoch)
+    return [scales[k] for k in torch.randint(len(scales), (batches,), generator=g).tolist()]
+
+
+class SeededScaleSampler(SeededPatchSampler):
+    """:class:`SeededPatchSampler` for multi-scale training: yields ``(scale, sample_id)`` with
+    **one** scale per run of ``batch_size`` consecutive indices of this rank (one batch of a
+    loader with the same ``batch_size``). The scale of batch ``b`` of epoch ``e`` is drawn
+    uniformly from ``scales`` by a generator of ``(seed, e)`` alone: the same on every rank and
+    after a resume. Feed it to a :class:`ResumableDataLoader` over a
+    :class:`~srlab.data.datasets.MultiScalePatchDataset`.
+
+    Args:
+        dataset: the multi-scale patch dataset (its length is the epoch budget, all scales).
+        scales: the scales to draw from.
+        batch_size: the loader's batch size (the scale changes only between batches).
+        num_replicas, rank, seed: as :class:`SeededPatchSampler`.
+    """
+
+    def __init__(
+        self, dataset: Dataset, scales: Sequence[int], batch_size: int, num_replicas: int = 1, rank: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, seed=seed)
+        if not scales:
+            raise ValueError("SeededScaleSampler needs at least one scale")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.scales = tuple(int(s) for s in scales)
+        self.batch_size = int(batch_size)
+
+    def batch_scales(self) -> list[int]:
+        """The scale of every batch of this epoch (the same list on every rank)."""
+        return _batch_scales(self.seed, self.epoch, math.ceil(self.num_samples / self.batch_size), self.scales)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        scales = self.batch_scales()
+        start = self.skip  # read before the parent's iterator consumes (and clears) it
+        for k, sample_id in enumerate(super().__iter__(), start=start):
+            yield scales[k // self.batch_size], sample_id
+
+
+class SequentialScaleSampler(Sampler):
+    """Slots ``0..n-1`` in order as ``(scale, slot)``, the scale of batch ``b`` that of batch
+    ``b`` of epoch 0 of :class:`SeededScaleSampler`: the same batches every epoch. What a
+    :class:`ResumableDataLoader` over a multi-scale dataset uses when Lightning swaps its sampler
+    for a ``SequentialSampler`` (``trainer.overfit_batches``)."""
+
+    def __init__(self, dataset: Dataset, scales: Sequence[int], batch_size: int, seed: int = 0) -> None:
+        self.dataset, self.scales, self.batch_size, self.seed = dataset, tuple(scales), int(batch_size), seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        scales = _batch_scales(self.seed, 0, math.ceil(len(self) / self.batch_size), self.scales)
+        for i in range(len(self)):
+            yield scales[i // self.batch_size], i
+
+
 class ResumableDataLoader(DataLoader):
     """A :class:`DataLoader` over a :class:`SeededPatchSampler` whose position in the epoch is
     saved in Lightning checkpoints and restored on resume (``trainer.fit(ckpt_path=...)``)."""
@@ -65,6 +136,10 @@ class ResumableDataLoader(DataLoader):
     # ``sampler`` travels in kwargs: Lightning re-creates loaders from their __init__ arguments
     # (e.g. a sequential sampler for ``overfit_batches``) and refuses a separate ``sampler`` param
     def __init__(self, dataset: Dataset, **kwargs: Any) -> None:
+        scales = getattr(dataset, "scales", None)  # a multi-scale dataset is indexed by (scale, i)
+        if scales is not None and isinstance(kwargs.get("sampler"), SequentialSampler):
+            seed = getattr(dataset, "seed", None)
+            kwargs["sampler"] = SequentialScaleSampler(dataset, scales, kwargs.get("batch_size") or 1, seed or 0)
         super().__init__(dataset, **kwargs)
         self._consumed = 0
         self._resume: tuple[int, int] | None = None  # (epoch, batches consumed) from a checkpoint
