@@ -11,6 +11,9 @@ PY := $(VENV)/bin/python
 CKSUM := $(shell printf '%s' "$(CURDIR)" | cksum | cut -d' ' -f1)
 STAMP_BASE := $(VENV)/.srlab-installed-$(CKSUM)
 STAMP := $(VENV)/.srlab-installed-dev-$(CKSUM)
+DEMO_DIR ?= outputs/demo
+
+.PHONY: install demo test test-fast bench lint clean
 
 $(STAMP_BASE): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +28,7 @@ $(STAMP): $(STAMP_BASE)
 install: $(STAMP)
 
 demo: $(STAMP_BASE)
+	@test -n "$(DEMO_DIR)" || { echo "DEMO_DIR is empty" >&2; exit 2; }
 	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/srlab-train experiment=demo hydra.run.dir=$(DEMO_DIR)
 	$(VENV)/bin/srlab-eval ckpt_path=$(DEMO_DIR)/checkpoints/best.ckpt hydra.run.dir=$(DEMO_DIR)/eval
