@@ -53,3 +53,38 @@ class NaNAtStep(pl.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step >= self.step:
             batch["hr"].fill_(float("nan"))
+
+
+def weights(ckpt) -> dict:
+    """The ``state_dict`` of a checkpoint file."""
+    import torch
+
+    return torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+
+
+def kill_and_resume(tmp_path: Path, base: list[str], kill_step: int = 11):
+    """Train ``base`` uninterrupted; train it again in a subprocess SIGKILLed after ``kill_step``
+    (checkpoints every 5 steps, so mid-epoch of a 2 x 8-step run); resume that one from its
+    ``last.ckpt``. Checks the kill and the loader position stored in the checkpoint.
+
+    Returns ``(full_metrics, resumed_metrics, full_last_ckpt, killed_last_ckpt)``.
+    """
+    import torch
+
+    from srlab.cli.train import train
+
+    from ..cli.conftest import compose_at
+
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    metrics, _ = train(compose_at(full, base))
+    res = run_train(
+        *base, f"hydra.run.dir={killed}", "+callbacks.kill._target_=tests.scale.helpers.KillAtStep",
+        f"+callbacks.kill.step={kill_step}",
+    )
+    assert res.returncode == -9, res.stderr[-3000:]
+    last = killed / "checkpoints" / "last.ckpt"
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    assert state["global_step"] == 10 and state["epoch"] == 1  # mid-epoch: 2 of 8 batches of epoch 2 done
+    assert state["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 1, "batches": 2}]
+    resumed, _ = train(compose_at(killed, [*base, f"ckpt_path={last}"]))
+    return metrics, resumed, full / "checkpoints" / "last.ckpt", last

@@ -11,11 +11,8 @@ from srlab.data.sampling import SeededPatchSampler
 from srlab.errors import SRLabError
 
 from ..cli.conftest import compose_at
-from .helpers import run_train, tiny_overrides
-
-
-def _weights(ckpt) -> dict[str, torch.Tensor]:
-    return torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+from .helpers import kill_and_resume, tiny_overrides
+from .helpers import weights as _weights
 
 
 def _folders(image_folder):
@@ -55,26 +52,13 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, image_folder):
     base = tiny_overrides(train_dir, val_dir, epochs=2) + [
         "callbacks.step_checkpoint.every_n_train_steps=5", "callbacks=[default,ema]", "callbacks.ema.decay=0.9",
     ]
-    full, killed = tmp_path / "full", tmp_path / "killed"
-    metrics, _ = train(compose_at(full, base))
-
-    res = run_train(
-        *base, f"hydra.run.dir={killed}", "+callbacks.kill._target_=tests.scale.helpers.KillAtStep",
-        "+callbacks.kill.step=11",
-    )
-    assert res.returncode == -9, res.stderr[-3000:]
-    last = killed / "checkpoints" / "last.ckpt"
-    state = torch.load(last, map_location="cpu", weights_only=False)
-    assert state["global_step"] == 10 and state["epoch"] == 1  # mid-epoch: 2 of 8 batches of epoch 2 done
-    assert state["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 1, "batches": 2}]
-
-    resumed, _ = train(compose_at(killed, [*base, f"ckpt_path={last}"]))
-    a, b = _weights(full / "checkpoints" / "last.ckpt"), _weights(last)  # EMA weights
+    metrics, resumed, full_last, last = kill_and_resume(tmp_path, base)
+    a, b = _weights(full_last), _weights(last)  # EMA weights
     for k in a:  # optimiser, scheduler, EMA, step, sampler position and patch draws all restored
         torch.testing.assert_close(b[k], a[k], rtol=1e-6, atol=1e-7)
     raw_a, raw_b = (
         next(v for k, v in torch.load(c, weights_only=False)["callbacks"].items() if k.startswith("EMA"))["raw"]
-        for c in (full / "checkpoints" / "last.ckpt", last)
+        for c in (full_last, last)
     )
     for k in raw_a:  # the training (non-EMA) weights too
         torch.testing.assert_close(raw_b[k], raw_a[k], rtol=1e-6, atol=1e-7)

@@ -115,12 +115,7 @@ class PatchDataset(Dataset):
         if not records:
             raise SRLabError("the training set is empty")
         for r in records:
-            h, w = r.lr.shape[-2:]
-            if h < patch_size or w < patch_size:
-                raise SRLabError(
-                    f"image {r.path or r.name} is too small for the patch: its LR is {w}x{h}, "
-                    f"the LR patch is {patch_size}x{patch_size} (HR {patch_size * scale}x{patch_size * scale})"
-                )
+            self._check_size(r, scale, patch_size)
         self.records = records
         self.scale = scale
         self.patch_size = patch_size
@@ -128,6 +123,15 @@ class PatchDataset(Dataset):
         self.length = length
         self.seed = seed
         self.intensity = intensity
+
+    @staticmethod
+    def _check_size(r: ImageRecord, scale: int, patch_size: int) -> None:
+        h, w = r.lr.shape[-2:]
+        if h < patch_size or w < patch_size:
+            raise SRLabError(
+                f"image {r.path or r.name} is too small for the patch: its LR is {w}x{h}, "
+                f"the LR patch is {patch_size}x{patch_size} (HR {patch_size * scale}x{patch_size * scale})"
+            )
 
     def __len__(self) -> int:
         return self.length
@@ -171,25 +175,21 @@ class DegradedPatchDataset(PatchDataset):
 
     def __init__(self, records: list[ImageRecord], scale: int, patch_size: int, degradation,
                  augment: bool = True, length: int = 1000, margin: int = 4) -> None:
-        if not records:
-            raise SRLabError("the training set is empty")
-        for r in records:
-            h, w = r.hr.shape[-2:]
-            if h < patch_size * scale or w < patch_size * scale:
-                raise SRLabError(
-                    f"image {r.path or r.name} ({w}x{h}) is smaller than the HR patch "
-                    f"{patch_size * scale}x{patch_size * scale} (LR patch {patch_size} at x{scale})"
-                )
-        self.records = records
-        self.scale = scale
-        self.patch_size = patch_size
-        self.augment = augment
-        self.length = length
+        # seed: set by the datamodule (seeded, resumable sampling); no IntensityJitter, which is
+        # exact for bicubic pairs only (not noise/JPEG)
+        super().__init__(records, scale, patch_size, augment, length)
         self.degradation = degradation
         self.margin = margin
-        self.intensity = None  # IntensityJitter is exact for bicubic pairs only (not noise/JPEG)
-        self.seed: int | None = None  # set by the datamodule: seeded, resumable sampling
         self.last_params: dict | None = None
+
+    @staticmethod
+    def _check_size(r: ImageRecord, scale: int, patch_size: int) -> None:
+        h, w = r.hr.shape[-2:]  # the LR is made from the HR patch
+        if h < patch_size * scale or w < patch_size * scale:
+            raise SRLabError(
+                f"image {r.path or r.name} ({w}x{h}) is smaller than the HR patch "
+                f"{patch_size * scale}x{patch_size * scale} (LR patch {patch_size} at x{scale})"
+            )
 
     def __getitem__(self, index: int) -> dict:
         rec = self.records[index % len(self.records)]
