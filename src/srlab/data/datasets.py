@@ -51,9 +51,10 @@ class IntensityJitter:
     (its kernel sums to one): the LR of the mapped HR is the mapped LR, up to 8-bit rounding,
     which is re-done here. The point is coverage: a few training photos hold few flat,
     low-contrast regions at every grey level, and a network that has only seen textured
-    patches sharpens the quantisation steps of smooth images (measured on the demo: the
-    near-flat ``cell`` photo, bicubic 56.7 dB, lost 2.6-4.5 dB to bicubic without this, 2.0-2.4
-    dB with it; see ``conf/experiment/demo.yaml``). torchvision's/kornia's colour jitter work on
+    patches sharpens the quantisation steps of smooth images (measured on the tanh ESPCN demo:
+    the near-flat ``cell`` photo, bicubic 56.7 dB, lost 2.6-4.5 dB to bicubic without this,
+    2.0-2.4 dB with it; the ReLU demo loses ~2.1 dB either way, see
+    ``experiments/demo_recipe/``). torchvision's/kornia's colour jitter work on
     one image; here one draw must hit both images of the pair, and the offset is drawn inside
     the range that keeps the patch in [0, 1] (no clipping, which would break the pairing).
 
