@@ -75,13 +75,39 @@ def test_logs_rates_every_log_step_and_reads_the_clock_only_then(monkeypatch):
     assert len(reads) == 1 + 2 * len(logged)  # the start, then two reads per log step only
 
 
-def test_validation_time_is_left_out_and_no_logger_means_no_work():
+class _Clock:
+    """A clock that moves only when a step says so: the test counts work, never wall time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_validation_time_is_left_out_and_no_logger_means_no_work(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(throughput_module.time, "perf_counter", clock)
+
+    class _Timed(_Tiny):  # each training step "takes" 10 ms, each validation 400 ms
+        def training_step(self, batch, batch_idx):
+            clock.now += 0.01
+            return super().training_step(batch, batch_idx)
+
+        def validation_step(self, batch, batch_idx):
+            clock.now += 0.4
+
     rec = _Recorder()
-    # a 0.4 s validation after every 2nd batch, logged every 4 batches: counted, it would drop
-    # the rate below 10 steps/s; these steps take milliseconds
-    _fit(TrainingThroughput(log_every_n_steps=4), [rec], steps=8, every=50, val_sleep=0.4, val_every=2)
+    trainer = pl.Trainer(
+        max_steps=8, log_every_n_steps=50, logger=[rec], callbacks=[TrainingThroughput(log_every_n_steps=4)],
+        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+        num_sanity_val_steps=0, limit_val_batches=1, val_check_interval=2, accelerator="cpu",
+    )
+    trainer.fit(_Timed(), _loader(8), _loader(1))
     rates = [m["train/steps_per_sec"] for _, m in rec.logged if "train/steps_per_sec" in m]
-    assert len(rates) == 2 and min(rates) > 20, rates
+    # 4 steps in 40 ms of training time: exactly 100 steps/s once the validations are left out
+    # (counted, they would give 4 / 0.84 = 4.8 steps/s)
+    assert len(rates) == 2 and all(abs(r - 100.0) < 1e-6 for r in rates), rates
     cb = TrainingThroughput()
     _fit(cb, [], steps=2, every=1)
     assert not cb._active and cb._batches == 0
