@@ -1,8 +1,10 @@
-"""Fixtures of the MOS tests: a tiny srlab-eval layout of three models, a study, a live server."""
+"""Fixtures of the MOS tests: a tiny srlab-eval layout of three models, a study, invited raters,
+a live waitress server on 127.0.0.1, and a urllib "browser" that keeps cookies and CSRF tokens."""
 
 from __future__ import annotations
 
 import http.cookiejar
+import re
 import threading
 import urllib.error
 import urllib.parse
@@ -45,6 +47,7 @@ def eval_dirs(tmp_path) -> tuple[dict[str, Path], Path]:
 
 @pytest.fixture
 def study_db(tmp_path, eval_dirs) -> Path:
+    """3 models x 4 pictures with HR references; no controls: 12 items per rater."""
     from srlab.mos import create_study
 
     runs, hr = eval_dirs
@@ -53,26 +56,33 @@ def study_db(tmp_path, eval_dirs) -> Path:
     return db
 
 
+def invite(db: Path, name: str) -> str:
+    """A new rater's invitation code."""
+    from srlab.mos import Study
+
+    with Study(db) as s:
+        return s.invite(name)[1]
+
+
 class LiveServer:
-    """The app under waitress on 127.0.0.1, a free port, in a background thread."""
+    """The app under waitress (srlab's settings) on 127.0.0.1, a free port, in a thread."""
 
-    def __init__(self, db: Path, threads: int = 8) -> None:
-        from waitress import create_server
+    def __init__(self, db: Path, threads: int = 8, **overrides) -> None:
+        from srlab.mos.app import make_server
 
-        from srlab.mos.app import create_app
-
-        self.server = create_server(create_app(db), host="127.0.0.1", port=0, threads=threads)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.server = make_server(db, host="127.0.0.1", port=0, threads=threads, **overrides)
+        self.port = self.server.effective_port
+        self.url = f"http://127.0.0.1:{self.port}"
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
     def _loop(self) -> None:
-        # waitress's own run() loops forever; closing its sockets under it races with select()
+        # waitress's own run() loops forever; closing its sockets under it races with poll()
         from waitress.wasyncore import loop
 
         while not self._stop.is_set():
-            loop(timeout=0.05, map=self.server._map, count=1)
+            loop(timeout=0.05, map=self.server._map, count=1, use_poll=True)
 
     def close(self) -> None:
         self._stop.set()
@@ -92,20 +102,46 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+_CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+_POS = re.compile(r'name="pos" value="(\d+)"')
+
+
+def shown_pos(html: str) -> int:
+    return int(_POS.search(html).group(1))
+
+
 class Client:
-    """A rater's browser, in urllib: keeps the cookie, does not follow redirects."""
+    """A rater's browser, in urllib: keeps the cookies and the page's CSRF token, does not
+    follow redirects; every request is bounded by a timeout."""
 
     def __init__(self, base: str) -> None:
         self.base = base
+        self.csrf = ""
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
         )
 
-    def request(self, path: str, data: dict | None = None) -> tuple[int, str]:
+    def request(
+        self, path: str, data: dict | None = None, headers: dict | None = None
+    ) -> tuple[int, str]:
+        if data is not None and "csrf" not in data:
+            data = {**data, "csrf": self.csrf}
         body = urllib.parse.urlencode(data).encode() if data is not None else None
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {})
         try:
-            with self.opener.open(self.base + path, data=body, timeout=30) as r:
-                return r.status, r.read().decode(errors="replace")
+            with self.opener.open(req, timeout=30) as r:
+                status, text = r.status, r.read().decode(errors="replace")
         except urllib.error.HTTPError as e:
-            return e.code, e.read().decode(errors="replace")
+            status, text = e.code, e.read().decode(errors="replace")
+        m = _CSRF.search(text)
+        if m:
+            self.csrf = m.group(1)
+        return status, text
+
+    def start(self, code: str) -> int:
+        self.request("/")
+        return self.request("/start", {"code": code})[0]
+
+    def session(self) -> str | None:
+        return next((c.value for c in self.jar if c.name == "srlab_mos_session"), None)

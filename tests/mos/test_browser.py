@@ -1,15 +1,20 @@
 """End to end, as a person would: headless Chromium (Debian's ``chromium``) driven by
-Playwright's Python client rates a small study, comes back after closing the page, uses the
-reference toggle, double-clicks, and the report counts each vote once."""
+Playwright's Python client signs in with an invitation code, rates a small study, comes back
+after closing the page, uses the reference toggle, double-clicks, signs out (the old cookie is
+then dead); a page of another origin cannot vote for the rater, and XSS payloads do not run."""
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
+import threading
 
 import pytest
 
 from srlab.mos import Study, write_report
+
+from .conftest import invite
 
 sync_api = pytest.importorskip(
     "playwright.sync_api",
@@ -25,28 +30,43 @@ pytestmark = [
         reason="no chromium executable (apt-get install chromium, or set SRLAB_CHROMIUM)",
     ),
 ]
+XSS = '<img src=x onerror="alert(1)">'
+
+
+def _page(browser):
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15000)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    return page, dialogs
+
+
+def _sign_in(page, url, code):
+    page.goto(url + "/")
+    page.fill("#code", code)
+    page.click("#start")
+    page.wait_for_selector("#progress")
 
 
 def test_rate_study_in_chromium(live_server, study_db, tmp_path):
+    code = invite(study_db, "browser rater")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
-            ctx = browser.new_context()
-            page = ctx.new_page()
-            page.set_default_timeout(15000)
-            page.goto(live_server.url + "/")
-            page.fill("#name", "browser rater")
-            page.click("#start")
-            page.wait_for_selector("#progress")
+            page, dialogs = _page(browser)
+            _sign_in(page, live_server.url, code)
             assert "Image 1 / 12" in page.inner_text("#progress")
 
-            # the image loads; the reference toggle swaps it and back
+            # the image loads; the reference toggle swaps it and back (same size: mod-cropped)
             assert page.evaluate("document.getElementById('shown').naturalWidth") == 24
             page.click("#toggle")
-            page.wait_for_function("document.getElementById('shown').naturalWidth === 26")
+            page.wait_for_function(
+                "(() => { const i = document.getElementById('shown'); return "
+                "i.src.endsWith('/reference/1') && i.complete && i.naturalWidth === 24; })()"
+            )
             assert page.inner_text("#which") == "showing: reference"
             page.keyboard.press("r")
-            page.wait_for_function("document.getElementById('shown').naturalWidth === 24")
+            page.wait_for_function("document.getElementById('shown').src.endsWith('/image/1')")
 
             # five votes: clicks (one a double click) and keys
             for k in range(1, 6):
@@ -61,31 +81,95 @@ def test_rate_study_in_chromium(live_server, study_db, tmp_path):
                 page.wait_for_selector("#progress")
             page.reload()  # a refresh re-sends nothing (post/redirect/get)
             assert "Image 6 / 12" in page.inner_text("#progress")
-            ctx.close()
+            page.context.close()
 
-            # comes back later in a fresh browser: the same name resumes at image 6
-            page = browser.new_context().new_page()
-            page.set_default_timeout(15000)
-            page.goto(live_server.url + "/")
-            page.fill("#name", "browser rater")
+            # comes back later in a fresh browser: the same code resumes at image 6
+            page, dialogs2 = _page(browser)
+            page.goto(f"{live_server.url}/?code={code}")  # the link `invite --url` prints
             page.click("#start")
             for k in range(6, 13):
+                page.wait_for_selector("#progress")
                 assert f"Image {k} / 12" in page.inner_text("#progress")
                 with page.expect_navigation():
                     page.click("#score-5")
             page.wait_for_selector("#done")
+            cookie = next(c for c in page.context.cookies() if c["name"] == "srlab_mos_session")
+            assert cookie["sameSite"] == "Strict" and cookie["httpOnly"]
+            with page.expect_navigation():
+                page.click("#logout")
+            page.wait_for_selector("#code")
+            # the token copied before signing out is dead
+            thief, _ = _page(browser)
+            thief.context.add_cookies([{**cookie}])
+            thief.goto(live_server.url + "/rate")
+            assert thief.url.endswith("/") and thief.locator("#code").count() == 1
+            assert thief.request.get(live_server.url + "/image/1").status == 401
+            assert not dialogs and not dialogs2
         finally:
             browser.close()
 
     with Study(study_db) as s:
         assert s.con.execute("SELECT COUNT(*) FROM votes").fetchone()[0] == 12
-        scores = [
-            r[0]
-            for r in s.con.execute(
-                "SELECT v.score FROM votes v JOIN rater_order o ON o.rater_id = v.rater_id "
-                "AND o.image_id = v.image_id ORDER BY o.position"
-            )
-        ]
+        scores = [r[0] for r in s.con.execute("SELECT score FROM votes ORDER BY position")]
     assert scores == [1, 4, 3, 4, 5] + [5] * 7
     md = write_report(study_db, tmp_path / "report")["md"].read_text()
     assert md.count("| 1 | 4 | 4 |") == 3  # each model: 1 rater, 4 votes, 4 images
+
+
+class _Attacker(http.server.BaseHTTPRequestHandler):
+    html = b""
+
+    def do_GET(self):  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(self.html)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_other_origin_cannot_vote_and_xss_does_not_run(live_server, study_db):
+    """A page on another port of 127.0.0.1 (same site, other origin: the SameSite cookie is
+    sent) posts a vote form and a fetch for the signed-in rater: both are refused."""
+    with Study(study_db) as s:
+        code = s.invite("victim " + XSS)[1]
+    target = live_server.url
+    _Attacker.html = f"""<!doctype html><html><body>
+<form id="f" method="post" action="{target}/vote">
+<input name="pos" value="1"><input name="score" value="1"><input name="csrf" value="">
+</form>
+<script>
+fetch("{target}/vote", {{method: "POST", mode: "no-cors", credentials: "include",
+  headers: {{"Content-Type": "application/x-www-form-urlencoded"}}, body: "pos=1&score=2"}})
+  .finally(() => document.getElementById("f").submit());
+</script></body></html>""".encode()
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Attacker)
+    attacker.timeout = 5
+    thread = threading.Thread(target=attacker.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+            try:
+                page, dialogs = _page(browser)
+                _sign_in(page, live_server.url, code)  # the victim's name carries a payload
+                with page.expect_response(f"{target}/vote") as resp:
+                    page.goto(f"http://127.0.0.1:{attacker.server_address[1]}/")
+                assert resp.value.status == 403
+                page.wait_for_selector("#error")
+                for path in ("/?code=" + XSS, "/image/" + XSS, "/<script>alert(2)</script>"):
+                    page.goto(live_server.url + path)
+                page.goto(live_server.url + "/rate")
+                page.wait_for_selector("#progress")
+                assert XSS in page.inner_text("body")  # shown as text, not run
+                page.wait_for_timeout(300)
+                assert not dialogs
+            finally:
+                browser.close()
+    finally:
+        attacker.shutdown()
+        attacker.server_close()
+        thread.join(timeout=5)
+    with Study(study_db) as s:
+        assert s.con.execute("SELECT COUNT(*) FROM votes").fetchone()[0] == 0

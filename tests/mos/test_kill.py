@@ -4,7 +4,6 @@ server acknowledged is there, and a restarted server lets the raters finish."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 import srlab
 from srlab.mos import Study
 
-from .conftest import Client
+from .conftest import Client, invite, shown_pos
 
 # Starts ``srlab-mos serve`` without running srlab/__init__.py (which imports torch: ~10 s on a
 # busy machine); srlab.mos itself needs none of it.
@@ -59,11 +58,11 @@ def _vote_loop(client: Client, acked: list, stop: threading.Event) -> None:
             status, html = client.request("/rate")
             if 'id="done"' in html:
                 return
-            iid = int(re.search(r'name="image_id" value="(\d+)"', html).group(1))
-            status, _ = client.request("/vote", {"image_id": iid, "score": 1 + iid % 5})
+            pos = shown_pos(html)
+            status, _ = client.request("/vote", {"pos": pos, "score": 1 + pos % 5})
             if status == 303:
-                acked.append((client, iid))
-        except (OSError, AttributeError):
+                acked.append((client, pos))
+        except (OSError, AttributeError, ValueError):
             return  # server gone
 
 
@@ -72,7 +71,7 @@ def test_sigkill_mid_vote(study_db):
     try:
         clients = [Client(url) for _ in range(4)]
         for i, c in enumerate(clients):
-            assert c.request("/start", {"name": f"k{i}"})[0] == 303
+            assert c.start(invite(study_db, f"k{i}")) == 303
         acked: list = []
         stop = threading.Event()
         threads = [threading.Thread(target=_vote_loop, args=(c, acked, stop)) for c in clients]
@@ -96,12 +95,11 @@ def test_sigkill_mid_vote(study_db):
         assert s.con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert s.con.execute("PRAGMA foreign_key_check").fetchall() == []
         votes = {
-            (r, i): sc for r, i, sc in s.con.execute("SELECT rater_id, image_id, score FROM votes")
+            (r, p): sc for r, p, sc in s.con.execute("SELECT rater_id, position, score FROM votes")
         }
-        token_to_id = dict(s.con.execute("SELECT token, id FROM raters"))
-    ids = {id(c): token_to_id[next(iter(c.jar)).value] for c in clients}
-    for c, iid in acked:
-        assert votes[(ids[id(c)], iid)] == 1 + iid % 5  # every acknowledged vote survived
+        ids = {id(c): s.rater_by_token(c.session()).id for c in clients}
+    for c, pos in acked:
+        assert votes[(ids[id(c)], pos)] == 1 + pos % 5  # every acknowledged vote survived
 
     # a restarted server: the raters resume and finish, each image once
     proc, url = _start(study_db)

@@ -3,12 +3,11 @@ waitress server; every vote is counted exactly once."""
 
 from __future__ import annotations
 
-import re
 import threading
 
 from srlab.mos import Study
 
-from .conftest import Client
+from .conftest import Client, invite, shown_pos
 
 RATERS = 8
 
@@ -30,11 +29,9 @@ def test_concurrent_raters_every_vote_once(live_server, study_db):
                 return
             if 'id="done"' in html:
                 return
-            iid = int(re.search(r'name="image_id" value="(\d+)"', html).group(1))
+            pos = shown_pos(html)
             for _ in range(2):  # every vote double-clicked
-                status, body = client.request(
-                    "/vote", {"image_id": iid, "score": _score(rater, iid)}
-                )
+                status, body = client.request("/vote", {"pos": pos, "score": _score(rater, pos)})
                 with lock:
                     posts[0] += 1
                 if status != 303:
@@ -44,8 +41,7 @@ def test_concurrent_raters_every_vote_once(live_server, study_db):
     threads = []
     for r in range(RATERS):
         c = Client(live_server.url)
-        status, _ = c.request("/start", {"name": f"rater{r}"})
-        assert status == 303
+        assert c.start(invite(study_db, f"rater{r}")) == 303
         for _ in range(2):  # two tabs of the same rater share the cookie
             threads.append(threading.Thread(target=tab, args=(c, r)))
     for t in threads:
@@ -58,10 +54,10 @@ def test_concurrent_raters_every_vote_once(live_server, study_db):
     with Study(study_db) as s:
         n = s.num_images()
         rows = s.con.execute(
-            "SELECT r.name, v.image_id, v.score FROM votes v JOIN raters r ON r.id = v.rater_id"
+            "SELECT r.name, v.position, v.score FROM votes v JOIN raters r ON r.id = v.rater_id"
         ).fetchall()
         assert len(rows) == RATERS * n < posts[0]  # far more posts than votes, none twice
-        assert len({(name, iid) for name, iid, _ in rows}) == len(rows)
-        for name, iid, score in rows:
-            assert score == _score(int(name[5:]), iid)
+        assert len({(name, pos) for name, pos, _ in rows}) == len(rows)
+        for name, pos, score in rows:
+            assert score == _score(int(name[5:]), pos)
         assert s.con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

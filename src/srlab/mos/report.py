@@ -19,12 +19,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import SRLabError
 from .db import Study
 
-__all__ = ["mos_table", "report_markdown", "write_report", "t_interval"]
+__all__ = ["Exclusion", "mos_table", "report_markdown", "write_report", "t_interval"]
 
 
 def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
@@ -42,23 +45,92 @@ def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, 
     return mean, mean - half, mean + half
 
 
-def mos_table(study: Study) -> dict[str, Any]:
-    """``{"scale": [lo, hi], "raters": R, "models": {name: {...}}}`` from the votes."""
+@dataclass(frozen=True)
+class Exclusion:
+    """The owner's rule for leaving raters out of the MOS (each ``None``/0: not applied).
+
+    Args:
+        min_votes: fewer votes than this on rated images (not counting controls): excluded.
+        anchor_min: mean score on the hidden HR anchors (and on HR images rated with
+            ``--include-hr``) below this: excluded (a rater who finds the reference poor is not
+            judging quality).
+        max_repeat_diff: mean absolute difference between the two scores of repeated images
+            above this: excluded (inconsistent).
+        revoked: revoked raters are always excluded unless this is False.
+    """
+
+    min_votes: int = 0
+    anchor_min: float | None = None
+    max_repeat_diff: float | None = None
+    revoked: bool = True
+
+    def describe(self) -> str:
+        parts = []
+        if self.revoked:
+            parts.append("revoked by the owner")
+        if self.min_votes:
+            parts.append(f"fewer than {self.min_votes} votes")
+        if self.anchor_min is not None:
+            parts.append(f"mean HR-anchor score below {self.anchor_min:g}")
+        if self.max_repeat_diff is not None:
+            parts.append(f"mean repeat difference above {self.max_repeat_diff:g}")
+        return "; ".join(parts) or "none"
+
+
+def rater_controls(study: Study) -> dict[int, dict[str, Any]]:
+    """Per rater: name, revoked, votes on rated images, anchor scores (HR shown as an item),
+    repeat pairs (first score, second score)."""
     con = study.con
-    votes: dict[str, dict[int, list[int]]] = {}
-    names = [r[0] for r in con.execute("SELECT name FROM models ORDER BY id")]
-    for name in names:
-        votes[name] = {}
-    for name, rater, score in con.execute(
-        "SELECT m.name, v.rater_id, v.score FROM votes v JOIN images i ON i.id = v.image_id "
-        "JOIN models m ON m.id = i.model_id ORDER BY v.id"
+    out: dict[int, dict[str, Any]] = {}
+    for rid, name, revoked in con.execute("SELECT id, name, revoked FROM raters ORDER BY id"):
+        out[rid] = {
+            "name": name,
+            "revoked": revoked is not None,
+            "votes": 0,
+            "anchors": [],
+            "repeats": [],
+        }
+    first: dict[tuple[int, int], int] = {}
+    second: list[tuple[int, int, int]] = []
+    for rid, iid, role, is_hr, score in con.execute(
+        "SELECT v.rater_id, o.image_id, o.role, i.is_hr, v.score FROM votes v "
+        "JOIN rater_order o ON o.rater_id = v.rater_id AND o.position = v.position "
+        "JOIN images i ON i.id = o.image_id ORDER BY v.rater_id, o.position"
     ):
-        votes[name].setdefault(rater, []).append(score)
-    n_images = dict(
-        con.execute(
-            "SELECT m.name, COUNT(*) FROM images i JOIN models m ON m.id = i.model_id GROUP BY m.name"
-        )
-    )
+        r = out[rid]
+        if role == "rate":
+            r["votes"] += 1
+            first[(rid, iid)] = score
+        elif role == "repeat":
+            second.append((rid, iid, score))
+        if is_hr and role != "repeat":
+            r["anchors"].append(score)
+    for rid, iid, score in second:
+        if (rid, iid) in first:
+            out[rid]["repeats"].append((first[(rid, iid)], score))
+    return out
+
+
+def _excluded_because(r: dict[str, Any], rule: Exclusion) -> list[str]:
+    why = []
+    if rule.revoked and r["revoked"]:
+        why.append("revoked")
+    if r["votes"] < rule.min_votes:
+        why.append(f"{r['votes']} votes")
+    if rule.anchor_min is not None and r["anchors"]:
+        m = sum(r["anchors"]) / len(r["anchors"])
+        if m < rule.anchor_min:
+            why.append(f"anchor mean {m:.2f}")
+    if rule.max_repeat_diff is not None and r["repeats"]:
+        d = sum(abs(a - b) for a, b in r["repeats"]) / len(r["repeats"])
+        if d > rule.max_repeat_diff:
+            why.append(f"repeat diff {d:.2f}")
+    return why
+
+
+def _models(
+    names: list[str], votes: dict[str, dict[int, list[int]]], n_images: dict[str, int]
+) -> dict[str, dict[str, Any]]:
     models = {}
     for name in names:
         per_rater = votes[name]
@@ -74,8 +146,121 @@ def mos_table(study: Study) -> dict[str, Any]:
             "mean_of_rater_means": mean_r,
             "ci_per_vote": [lo_v, hi_v],
         }
-    raters = con.execute("SELECT COUNT(DISTINCT rater_id) FROM votes").fetchone()[0]
-    return {"scale": [study.scale_min, study.scale_max], "raters": raters, "models": models}
+    return models
+
+
+def legacy_v1_table(path: Path, exclude: Exclusion | None = None) -> dict[str, Any]:
+    """The table of a study made by the first srlab-mos (schema 1: raters by name, votes by
+    image id, no controls), read-only, so its votes can still be reported after an upgrade.
+    Only ``min_votes`` applies (it had no anchors, repeats or revocation)."""
+    rule = exclude or Exclusion()
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        meta = dict(con.execute("SELECT key, value FROM meta"))
+        names = [r[0] for r in con.execute("SELECT name FROM models ORDER BY id")]
+        per_rater_votes: dict[int, int] = {}
+        rows = con.execute(
+            "SELECT m.name, v.rater_id, v.score FROM votes v JOIN images i ON i.id = v.image_id "
+            "JOIN models m ON m.id = i.model_id ORDER BY v.id"
+        ).fetchall()
+        rater_names = dict(con.execute("SELECT id, name FROM raters"))
+        n_images = dict(
+            con.execute(
+                "SELECT m.name, COUNT(*) FROM images i JOIN models m ON m.id = i.model_id "
+                "GROUP BY m.name"
+            )
+        )
+    finally:
+        con.close()
+    for _, rater, _ in rows:
+        per_rater_votes[rater] = per_rater_votes.get(rater, 0) + 1
+    kept = {r for r, n in per_rater_votes.items() if n >= rule.min_votes}
+    votes: dict[str, dict[int, list[int]]] = {n: {} for n in names}
+    for name, rater, score in rows:
+        if rater in kept:
+            votes[name].setdefault(rater, []).append(score)
+    qc = [
+        {
+            "rater": rater_names.get(r, str(r)),
+            "votes": n,
+            "anchor_votes": 0,
+            "anchor_mean": math.nan,
+            "repeat_pairs": 0,
+            "repeat_mean_abs_diff": math.nan,
+            "excluded": "" if r in kept else f"{n} votes",
+        }
+        for r, n in sorted(per_rater_votes.items())
+    ]
+    return {
+        "scale": [int(meta["scale_min"]), int(meta["scale_max"])],
+        "raters": len(kept),
+        "raters_total": len(per_rater_votes),
+        "excluded": len(per_rater_votes) - len(kept),
+        "rule": (f"fewer than {rule.min_votes} votes" if rule.min_votes else "none")
+        + " (a schema-1 study: raters by name, no controls)",
+        "rater_qc": qc,
+        "dropped_images": [],
+        "models": _models(names, votes, n_images),
+    }
+
+
+def mos_table(study: Study, exclude: Exclusion | None = None) -> dict[str, Any]:
+    """``{"scale", "raters", "raters_total", "excluded", "rule", "rater_qc", "models"}``.
+
+    MOS counts each rater's vote on each rated image once (the first showing; repeats and hidden
+    anchors are controls, not data), over the raters that ``exclude`` keeps."""
+    rule = exclude or Exclusion()
+    con = study.con
+    qc = rater_controls(study)
+    rater_qc = []
+    kept: set[int] = set()
+    voters = {rid for rid, r in qc.items() if r["votes"] or r["anchors"] or r["repeats"]}
+    for rid, r in qc.items():
+        why = _excluded_because(r, rule)
+        if rid in voters and not why:
+            kept.add(rid)
+        an, rep = r["anchors"], r["repeats"]
+        rater_qc.append(
+            {
+                "rater": r["name"],
+                "votes": r["votes"],
+                "anchor_votes": len(an),
+                "anchor_mean": sum(an) / len(an) if an else math.nan,
+                "repeat_pairs": len(rep),
+                "repeat_mean_abs_diff": (
+                    sum(abs(a - b) for a, b in rep) / len(rep) if rep else math.nan
+                ),
+                "excluded": ", ".join(why) if rid in voters and why else "",
+            }
+        )
+    votes: dict[str, dict[int, list[int]]] = {}
+    names = [r[0] for r in con.execute("SELECT name FROM models WHERE control = 0 ORDER BY id")]
+    for name in names:
+        votes[name] = {}
+    for name, rater, score in con.execute(
+        "SELECT m.name, v.rater_id, v.score FROM votes v "
+        "JOIN rater_order o ON o.rater_id = v.rater_id AND o.position = v.position "
+        "JOIN images i ON i.id = o.image_id JOIN models m ON m.id = i.model_id "
+        "WHERE o.role = 'rate' AND m.control = 0 ORDER BY v.id"
+    ):
+        if rater in kept:
+            votes[name].setdefault(rater, []).append(score)
+    n_images = dict(
+        con.execute(
+            "SELECT m.name, COUNT(*) FROM images i JOIN models m ON m.id = i.model_id GROUP BY m.name"
+        )
+    )
+    models = _models(names, votes, n_images)
+    return {
+        "scale": [study.scale_min, study.scale_max],
+        "raters": len(kept),
+        "raters_total": len(voters),
+        "excluded": len(voters) - len(kept),
+        "rule": rule.describe(),
+        "rater_qc": rater_qc,
+        "dropped_images": study.dropped,
+        "models": models,
+    }
 
 
 def _no_nan(x: Any) -> Any:
@@ -97,10 +282,17 @@ def _ci(ci: list[float]) -> str:
     return "n/a" if any(math.isnan(c) for c in ci) else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
+def _md(text: str) -> str:
+    """A name as one markdown table cell: ``|`` and ``\\`` escaped, HTML brackets as entities."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def report_markdown(table: dict[str, Any]) -> str:
     lo, hi = table["scale"]
     lines = [
-        f"MOS on a {lo}-{hi} scale, {table['raters']} rater(s). 95% confidence intervals, Student t: "
+        f"MOS on a {lo}-{hi} scale, {table['raters']} rater(s) counted, {table['excluded']} of "
+        f"{table['raters_total']} who voted excluded (rule: {table['rule']}). "
+        "95% confidence intervals, Student t: "
         "per rater = over each rater's mean score (raters as the independent units), "
         "per vote = over all votes (ignores rater correlation, narrower).",
         "",
@@ -109,9 +301,29 @@ def report_markdown(table: dict[str, Any]) -> str:
     ]
     for name, m in table["models"].items():
         lines.append(
-            f"| {name} | {_fmt(m['mos'])} | {_ci(m['ci_per_rater'])} | {_ci(m['ci_per_vote'])} | "
-            f"{m['raters']} | {m['votes']} | {m['images']} |"
+            f"| {_md(name)} | {_fmt(m['mos'])} | {_ci(m['ci_per_rater'])} | "
+            f"{_ci(m['ci_per_vote'])} | {m['raters']} | {m['votes']} | {m['images']} |"
         )
+    lines += [
+        "",
+        "Raters (controls: hidden HR anchors should score high; repeated images should score "
+        "alike):",
+        "",
+        "| rater | votes | anchor votes | anchor mean | repeat pairs | repeat mean abs diff "
+        "| excluded |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in table["rater_qc"]:
+        lines.append(
+            f"| {_md(r['rater'])} | {r['votes']} | {r['anchor_votes']} | {_fmt(r['anchor_mean'])} "
+            f"| {r['repeat_pairs']} | {_fmt(r['repeat_mean_abs_diff'])} | {r['excluded'] or '-'} |"
+        )
+    if table.get("dropped_images"):
+        lines += [
+            "",
+            "Pictures left out at create (not in every model): "
+            + ", ".join(_md(d) for d in table["dropped_images"]),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -144,15 +356,24 @@ def _chart(table: dict[str, Any], path: Path, ci: str) -> None:
 
 
 def write_report(
-    study_path: str | os.PathLike, out_dir: str | os.PathLike, ci: str = "rater"
+    study_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    ci: str = "rater",
+    exclude: Exclusion | None = None,
 ) -> dict[str, Path]:
-    """Write ``mos.md``, ``mos.json`` and ``mos.png`` (error bars: ``ci`` = rater | vote)."""
+    """Write ``mos.md``, ``mos.json`` and ``mos.png`` (error bars: ``ci`` = rater | vote),
+    over the raters the ``exclude`` rule keeps. The study is only read."""
     if ci not in ("rater", "vote"):
         raise ValueError(f"ci must be 'rater' or 'vote', got {ci!r}")
+    try:
+        with Study(study_path) as s:
+            table = mos_table(s, exclude)
+    except SRLabError as e:
+        if "(schema 1," not in str(e):
+            raise
+        table = legacy_v1_table(Path(study_path), exclude)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with Study(study_path) as s:
-        table = mos_table(s)
     paths = {"md": out / "mos.md", "json": out / "mos.json", "png": out / "mos.png"}
     paths["md"].write_text(report_markdown(table))
     paths["json"].write_text(json.dumps(_no_nan(table), indent=2))
