@@ -157,11 +157,14 @@ def test_blocks():
     assert not any(isinstance(m, nn.BatchNorm2d) for m in EDSR(num_feat=4, num_block=2).modules())
 
 
-def test_fsrcnn_deconvolution_is_centred():
-    assert deconv_padding(9, 3) == (3, 0)  # kernel centre on the centre of each 3x3 HR cell
-    assert deconv_padding(9, 2) == (4, 1) and deconv_padding(9, 4) == (3, 1)
+def test_fsrcnn_deconvolution_is_placed_as_the_authors_code():
+    # the authors' deconv.m (FSRCNN test code): the kernel centre for LR pixel i lands on HR
+    # pixel i * s (issue 14: srlab used to centre it on the s x s cell, 1 px off at x3/x4);
+    # tests/archs/test_fidelity.py checks it against a literal deconv.m
+    assert deconv_padding(9, 3) == (4, 2)
+    assert deconv_padding(9, 2) == (4, 1) and deconv_padding(9, 4) == (4, 3)
     net = FSRCNN(scale=3, d=4, s=2, m=1)
-    # an impulse in LR pixel (2, 2) reaches HR pixels centred on (7, 7) = 2*3 + 1
+    # an impulse in LR pixel (2, 2) reaches HR pixels centred on (6, 6) = 2*3
     with torch.no_grad():
         net.deconv.weight.zero_()
         net.deconv.bias.zero_()
@@ -169,7 +172,7 @@ def test_fsrcnn_deconvolution_is_centred():
         feat = torch.zeros(1, 4, 5, 5)
         feat[..., 2, 2] = 1.0
         out = net.deconv(feat)
-    assert out.shape[-1] == 15 and out[0, 0].nonzero().tolist() == [[7, 7]]
+    assert out.shape[-1] == 15 and out[0, 0].nonzero().tolist() == [[6, 6]]
 
 
 def _pair(scale, size=24):

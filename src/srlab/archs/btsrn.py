@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
+import math
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .base import SRNet
+from .enhancenet import bicubic_upsample
 
 __all__ = ["BTSRN", "PConvBlock"]
 
 
 class PConvBlock(nn.Module):
-    """Two-layer PConv residual block: ``x + Conv3x3(ReLU(Conv1x1(ReLU(x))))``, no batch norm.
+    """Two-layer PConv residual block, pre-activated, no batch norm:
+    ``x + Conv3x3(LReLU(Conv1x1(LReLU(x))))``, the 1x1 projecting F -> ``proj_feat`` and the
+    3x3 mapping back to F (the authors' ``conv()`` in ``model_resnet_up.py``:
+    ``{name}_proj`` then ``{name}_filt``, ``util.lrelu`` with leak 0.2 before each).
 
-    The 1x1 convolution projects the F channels to ``proj_feat`` and the 3x3 convolution maps
-    them back to F, both pre-activated by ReLU.
+    Module <-> TF variable: ``body.1`` = ``{name}_proj``, ``body.3`` = ``{name}_filt``.
 
     Shape:
         ``(B, F, H, W) -> (B, F, H, W)``.
     """
 
-    def __init__(self, num_feat: int = 64, proj_feat: int = 16) -> None:
+    def __init__(self, num_feat: int = 128, proj_feat: int = 64, negative_slope: float = 0.2) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.ReLU(),
+            nn.LeakyReLU(negative_slope),
             nn.Conv2d(num_feat, proj_feat, 1),
-            nn.ReLU(inplace=True),
+            nn.LeakyReLU(negative_slope, inplace=True),
             nn.Conv2d(proj_feat, num_feat, 3, padding=1),
         )
 
@@ -33,33 +38,66 @@ class PConvBlock(nn.Module):
         return x + self.body(x)
 
 
+class _NNDeconvUp(nn.Module):
+    """Upsampling by ``factor``: nearest-neighbour upsampling of the features plus a
+    ``factor x factor`` stride-``factor`` transposed conv of their LReLU (the authors'
+    ``resize_nearest_neighbor(x) + conv2d_transpose(lrelu(x), F, scale, strides=scale)``)."""
+
+    def __init__(self, num_feat: int, factor: int, negative_slope: float) -> None:
+        super().__init__()
+        self.factor = factor
+        self.act = nn.LeakyReLU(negative_slope)
+        self.deconv = nn.ConvTranspose2d(num_feat, num_feat, factor, stride=factor)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.interpolate(x, scale_factor=self.factor, mode="nearest") + self.deconv(self.act(x))
+
+
 class BTSRN(SRNet):
-    """BTSRN: Conv3x3(C->F), LR stage of 6 PConv blocks, upsampling by the sum of
-    nearest-neighbour upsampling and a transposed convolution, HR stage of 4 PConv blocks,
-    ReLU -> Conv1x1(F->C). No batch norm.
+    """BTSRN, following the authors' released TensorFlow code (``ychfan/sr_ntire2017``,
+    ``model_resnet_up.py``, the default ``model_name`` of its ``train.py``; data pipeline
+    ``data_residual.py`` + ``predict.py``), then the paper.
 
-    Depth 22 (head, 2 x 10 block convolutions, tail) with F=64. The LR stage does the heavy
-    work at low resolution; the HR stage refines after upsampling (the "balance" of the title).
-    The nearest-neighbour path is the skip of the upsampling; the transposed conv
-    (kernel = stride = scale) learns the rest.
+    - Input centred (``x - 0.5``, as ``predict.py`` feeds it), Conv1x1(C->F) (``in``).
+    - LR stage: 6 :class:`PConvBlock` (``lr_conv0..5``).
+    - Upsampling: nearest-neighbour + transposed conv (kernel = stride = factor) of the
+      LReLU'd features (``up``). x4 is two x2 steps with one PConv block between them
+      (``up1``, ``up_conv``, ``up2``); x2 and x3 one step. Other powers of two chain x2 steps
+      the same way.
+    - HR stage: 4 PConv blocks (``hr_conv0..3``), then LReLU -> Conv1x1(F->C) (``out``).
+    - Output = that residual + the bicubic upscale of the LR image (``data_residual``:
+      ``residual = True``, ``hr_image += resize_func(lr_image)``); here MATLAB bicubic
+      (:func:`srlab.archs.enhancenet.bicubic_upsample`), the authors used
+      ``scipy.misc.imresize(..., 'bicubic')`` on uint8.
+    - LeakyReLU slope 0.2 (``util.lrelu``), no batch norm, F = 128, projection 64.
 
-    Internals UNVERIFIED: the authors' TensorFlow repository (``ychfan/sr_ntire2017``) is
-    exploratory (128 channels with a 32-channel projection, 5 + 5 blocks, batch norm in some
-    variants) and not clearly the final model. srlab takes F=64 from the paper's summaries, the
-    4:1 projection ratio, the pre-activated blocks and the kernel=stride deconvolution from that
-    code, and RGB in/out (NTIRE 2017 was RGB).
+    Where srlab differs from the code: the authors' 3x3 convolutions are unpadded ("valid",
+    the shortcut cropped by one pixel) and ``predict.py`` pads the LR image by 15 px
+    (symmetric) and crops the output; here they are zero-padded ("same"), so the output keeps
+    the ``scale * H`` contract without a border.
 
-    Parameter count (RGB, F=64, projection 16, weights and biases): 1,792 + 10 x 10,320 + 195
-    + deconv (4,096 s^2 + 64): x2 121,635; x3 142,115; x4 170,787. The paper's count is not
-    known to us.
+    Parameter count (RGB, weights and biases, F=128, projection 64): 512 (``in``) +
+    82,112 per block + deconvs + 387 (``out``): x2 887,683 (10 blocks, one 2x2 deconv
+    65,664); x3 969,603 (3x3 deconv 147,584); x4 1,035,459 (11 blocks, two 2x2 deconvs).
+    The "410K" that survey tables list for BTSRN is not reproduced by the released code's
+    widths (nor by any width pair of this structure with a natural value: F=64 with a 64-wide
+    projection gives 427,779 at x2; the ten blocks alone are 410,880 at 64/64 and 411,200 at
+    128/32); the paper text was not available to check where it comes from. Build the narrow
+    variant with ``num_feat=64, proj_feat=64``.
+
+    Module <-> TF variable: ``head`` = ``in``; ``lr_stage.i`` = ``lr_conv{i}``;
+    ``upsamplers.j.deconv`` = ``up`` (x2/x3) or ``up1``/``up2`` (x4); ``mid_blocks.0`` =
+    ``up_conv`` (x4); ``hr_stage.i`` = ``hr_conv{i}``; ``tail.1`` = ``out``. TF kernels are
+    ``(kh, kw, in, out)`` (conv) and ``(kh, kw, out, in)`` (transposed conv).
 
     Args:
         scale: upscaling factor (x2, x3, x4; one model per scale).
-        in_channels: 3 (RGB) or 1.
-        num_feat: F (64).
-        proj_feat: width of the 1x1 projection in each block (16).
+        in_channels: 3 (RGB, NTIRE 2017) or 1.
+        num_feat: F (128).
+        proj_feat: width of the 1x1 projection in each block (64).
         num_lr_blocks: blocks of the LR stage (6).
         num_hr_blocks: blocks of the HR stage (4).
+        negative_slope: of the LeakyReLUs (0.2).
 
     Shape:
         ``(B, C, H, W) -> (B, C, sH, sW)``.
@@ -69,20 +107,26 @@ class BTSRN(SRNet):
         self,
         scale: int = 4,
         in_channels: int = 3,
-        num_feat: int = 64,
-        proj_feat: int = 16,
+        num_feat: int = 128,
+        proj_feat: int = 64,
         num_lr_blocks: int = 6,
         num_hr_blocks: int = 4,
+        negative_slope: float = 0.2,
     ) -> None:
         super().__init__(scale, in_channels)
         s = self.scale
-        self.head = nn.Conv2d(in_channels, num_feat, 3, padding=1)
-        self.lr_stage = nn.Sequential(*[PConvBlock(num_feat, proj_feat) for _ in range(num_lr_blocks)])
-        self.deconv = nn.ConvTranspose2d(num_feat, num_feat, s, stride=s)
-        self.hr_stage = nn.Sequential(*[PConvBlock(num_feat, proj_feat) for _ in range(num_hr_blocks)])
-        self.tail = nn.Sequential(nn.ReLU(), nn.Conv2d(num_feat, in_channels, 1))
+        factors = [2] * int(math.log2(s)) if s > 2 and s & (s - 1) == 0 else [s]
+        self.head = nn.Conv2d(in_channels, num_feat, 1)
+        self.lr_stage = nn.Sequential(*[PConvBlock(num_feat, proj_feat, negative_slope) for _ in range(num_lr_blocks)])
+        self.upsamplers = nn.ModuleList([_NNDeconvUp(num_feat, f, negative_slope) for f in factors])
+        self.mid_blocks = nn.ModuleList([PConvBlock(num_feat, proj_feat, negative_slope) for _ in factors[1:]])
+        self.hr_stage = nn.Sequential(*[PConvBlock(num_feat, proj_feat, negative_slope) for _ in range(num_hr_blocks)])
+        self.tail = nn.Sequential(nn.LeakyReLU(negative_slope), nn.Conv2d(num_feat, in_channels, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        feat = self.lr_stage(self.head(x))
-        feat = F.interpolate(feat, scale_factor=self.scale, mode="nearest") + self.deconv(feat)
-        return self.tail(self.hr_stage(feat))
+        feat = self.lr_stage(self.head(x - 0.5))
+        for i, up in enumerate(self.upsamplers):
+            if i:
+                feat = self.mid_blocks[i - 1](feat)
+            feat = up(feat)
+        return self.tail(self.hr_stage(feat)) + bicubic_upsample(x, self.scale)

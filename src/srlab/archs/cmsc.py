@@ -88,7 +88,17 @@ class CMSC(SRNet):
     UNVERIFIED internals (the least-specified network here; there is no reference code): the
     branch kernels (3x3 / 5x5), the pre-activated two-conv branches without batch norm, the
     fusion conv, S and M. Parameter count with these defaults (Y, weights and biases):
-    640 + 3 x (5 x 278,784 + 73,792) + 577 + 3 = 4,404,356. The paper's count is not known to us.
+    640 + 3 x (5 x 278,784 + 73,792) + 577 + 3 = 4,404,356.
+
+    That is 3.6 times the 1.22M listed for CMSC (issue 14), and the gap is in these guessed
+    internals, not fixed here: 1.22M is about 33 convolutions 3x3 64->64 (33 x 36,928 =
+    1,218,624), i.e. about one 3x3 64-filter conv per layer of the depth-35 network, whereas
+    each MSC module here holds two 3x3 and two 5x5 64-filter convs (278,784). No reading of
+    the paper was available to the author of this note (no authors' code exists) to say which
+    of the widths, kernels (e.g. a 5x5 receptive field from stacked or dilated 3x3s), module
+    count or branch depth differ; a configuration tuned only to hit the number would be a
+    guess dressed up as fidelity, so the defaults are unchanged until the paper's text is
+    checked.
 
     Args:
         scale: default scale, or the list of scales (``data.scale``).

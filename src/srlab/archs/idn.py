@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .base import SRNet
 from .enhancenet import bicubic_upsample
 
-__all__ = ["IDN", "DBlock"]
+__all__ = ["IDN", "DBlock", "CaffeDeconv"]
 
 
 class DBlock(nn.Module):
@@ -17,12 +18,20 @@ class DBlock(nn.Module):
     Enhancement unit (F=64, d=16, slice s=4, LReLU after every conv):
 
     1. Conv3x3(F->F-d) -> Conv3x3(F-d->F-2d, groups 4) -> Conv3x3(F-2d->F): 64->48->32->64.
-    2. Slice the F channels: the first F/s (16) are concatenated with the block input
-       (F + F/s = 80 channels), the other F - F/s (48) go on.
+    2. Slice the F channels: the first F/s (16) are concatenated after the block input
+       (``cat([input, first 16])``, F + F/s = 80 channels), the other F - F/s (48) go on.
     3. Conv3x3(48->F) -> Conv3x3(F->F-d, groups 4) -> Conv3x3(F-d->F+d): 48->64->48->80.
     4. Add the result to the concatenation.
 
-    Compression unit: Conv1x1(F+d -> F), linear. Only the 2nd and 5th convs are grouped.
+    Compression unit: Conv1x1(F+d -> F) **followed by LReLU**, as in the authors' release
+    (Caffe ``IDN_x*_deploy.prototxt``: ``down1`` is followed by ``relu_down1`` with
+    ``negative_slope: 0.05``; TensorFlow ``model.py``: ``distill/i/conv7`` has
+    ``activation=lrelu``). The paper's text does not mention that activation.
+    Only the 2nd and 5th convs are grouped.
+
+    Module <-> Caffe layer (block ``k`` = 0..3 is prototxt group ``k + 3``):
+    ``upper.0/2/4`` = ``conv{k+3}_1/2/3``, ``lower.0/2/4`` = ``conv{k+3}_4/5/6``,
+    ``compress.0`` = ``down{k+1}``.
 
     Shape:
         ``(B, F, H, W) -> (B, F, H, W)``.
@@ -51,7 +60,7 @@ class DBlock(nn.Module):
             nn.Conv2d(f, f - d, 3, padding=1, groups=groups), act(),
             nn.Conv2d(f - d, f + d, 3, padding=1), act(),
         )  # fmt: skip
-        self.compress = nn.Conv2d(f + d, f, 1)
+        self.compress = nn.Sequential(nn.Conv2d(f + d, f, 1), act())
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.upper(x)
@@ -60,21 +69,75 @@ class DBlock(nn.Module):
         return self.compress(y)
 
 
-class IDN(SRNet):
-    """IDN: FBlock (Conv3x3(C->F)+LReLU, Conv3x3(F->F)+LReLU), 4 DBlocks, RBlock (a 17x17
-    transposed conv F->C with stride = scale), plus the bicubic-upsampled input.
+class CaffeDeconv(nn.ConvTranspose2d):
+    """A ``k x k`` stride-``s`` transposed convolution (``k`` odd, Caffe ``pad = (k - 1) / 2``)
+    placed on the HR grid as the IDN authors' MATLAB test script places it.
 
-    LeakyReLU slope 0.05 everywhere. The network takes the LR image (``pre_upsample = False``)
-    and adds the MATLAB-bicubic upsampled LR itself (:func:`srlab.archs.enhancenet.bicubic_upsample`,
-    torch only): the reference deploy prototxt has no global skip, its MATLAB test script adds
-    it. The Caffe deconvolution gives ``(H - 1) s + 1`` px and the script drops the first
-    ``s - 1`` rows/cols of the bicubic image to align them; here ``padding=8,
-    output_padding=s-1`` gives exactly ``sH`` px aligned with the bicubic image (for training
-    from scratch; ported Caffe weights would need the Caffe alignment).
+    Caffe's ``Deconvolution`` (kernel 17, stride s, pad 8) returns ``(H - 1) s + 1`` px whose
+    pixel ``o`` is centred on LR pixel ``o / s``; ``test_IDN.m`` adds it to
+    ``mycrop(im_b, s)`` = the bicubic image without its first ``s - 1`` rows/cols, so output
+    pixel ``o`` sits at HR pixel ``o + s - 1``. Here the full transposed convolution
+    (``(H - 1) s + k`` px, pixel ``o`` at ``o - (k - 1) / 2`` of Caffe's) is cropped by
+    ``(k - 1) / 2 - (s - 1)`` rows/cols at the top/left and keeps ``sH`` rows, so HR pixel ``p``
+    is Caffe's output pixel ``p - (s - 1)``: the same values at the same places, plus the first
+    ``s - 1`` rows/cols that Caffe's blob does not cover (computed from the same kernel; the
+    evaluation shave removes them). Weight and bias are Caffe's blobs unchanged
+    (``(C_in, C_out, k, k)``, the same layout as ``nn.ConvTranspose2d``).
+
+    Shape:
+        ``(B, C_in, H, W) -> (B, C_out, sH, sW)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int) -> None:
+        if kernel_size % 2 != 1:
+            raise ValueError(f"CaffeDeconv: kernel_size must be odd, got {kernel_size}")
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0)
+        self.lead = (kernel_size - 1) // 2 - (stride - 1)
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        h, w = x.shape[-2] * self.stride[0], x.shape[-1] * self.stride[1]
+        y = super().forward(x)
+        lead = self.lead
+        if lead < 0:  # stride > (k + 1) / 2: the first rows/cols lie before the full output
+            y = F.pad(y, (-lead, 0, -lead, 0))
+            lead = 0
+        y = y[..., lead : lead + h, lead : lead + w]
+        if y.shape[-2] < h or y.shape[-1] < w:  # stride > k: pad the uncovered last rows/cols
+            y = F.pad(y, (0, w - y.shape[-1], 0, h - y.shape[-2]))
+        return y
+
+
+class IDN(SRNet):
+    """IDN, as the authors' released Caffe model computes it.
+
+    Follows, in order of authority: the authors' Caffe release (``Zheng222/IDN-Caffe``,
+    ``test/IDN_x{2,3,4}_deploy.prototxt`` and ``test/test_IDN.m``), then their TensorFlow
+    re-implementation (``Zheng222/IDN-tensorflow``, ``model.py``), then the paper.
+
+    - FBlock: Conv3x3(C->F)+LReLU, Conv3x3(F->F)+LReLU (``conv1``, ``conv2``).
+    - 4 :class:`DBlock` (``conv3_*``..``conv6_*``, ``down1``..``down4``), each ending in a 1x1
+      compression conv **+ LReLU(0.05)** (prototxt ``relu_down*``; also ``activation=lrelu``
+      on ``conv7`` in the TF code; the paper does not mention it).
+    - RBlock: a 17x17 transposed conv F->C, stride = scale (``upsample``: Caffe kernel 17,
+      pad 8), placed as :class:`CaffeDeconv` documents: its pixel for LR pixel ``i`` is centred
+      on HR pixel ``s i + s - 1``, exactly where the authors' ``test_IDN.m`` adds it
+      (``im_result' + mycrop(im_b, up_scale)``, ``mycrop`` dropping the first ``s - 1``
+      rows/cols of the bicubic image).
+    - Plus the MATLAB-bicubic upscale of the LR input
+      (:func:`srlab.archs.enhancenet.bicubic_upsample`, torch only; ``imresize(im_l, s,
+      'bicubic')`` in ``test_IDN.m``). The deploy prototxt has no global skip: the MATLAB
+      script adds it. With the learned branch zeroed the output is exactly that bicubic image.
+
+    The TF code differs from the Caffe release (RGB, and a conv + pixel-shuffle upsampler
+    instead of the 17x17 deconvolution); the Caffe one is what the paper's numbers come from
+    and what is followed here. LeakyReLU slope 0.05 everywhere. Input: Y in [0, 1]
+    (``single(im)/255``).
+
+    Module <-> Caffe layer: ``fblock.0`` = ``conv1``, ``fblock.2`` = ``conv2``,
+    ``dblocks.k`` = block ``k`` (see :class:`DBlock`), ``rblock`` = ``upsample``.
 
     Parameter count (Y, F=64, any scale, the deconv does not depend on it): weights
-    576 + 36,864 + 4 x 123,776 + 18,496 = 551,040; with the biases 552,769, which is the "553K"
-    later papers list for IDN (weights and biases).
+    576 + 36,864 + 4 x 123,776 + 18,496 = 551,040; with the biases 552,769 ("553K").
 
     Args:
         scale: upscaling factor (x2, x3, x4 in the paper; one model per scale).
@@ -111,8 +174,7 @@ class IDN(SRNet):
         self.dblocks = nn.Sequential(
             *[DBlock(num_feat, d, slice_ratio, groups, negative_slope) for _ in range(num_blocks)]
         )
-        s = self.scale
-        self.rblock = nn.ConvTranspose2d(num_feat, in_channels, 17, stride=s, padding=8, output_padding=s - 1)
+        self.rblock = CaffeDeconv(num_feat, in_channels, 17, self.scale)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.rblock(self.dblocks(self.fblock(x))) + bicubic_upsample(x, self.scale)

@@ -92,9 +92,27 @@ class LapSRN(_PyramidNet):
     each level against the HR bicubic-downscaled to its size, equal weights). ``scales`` lists
     (2, 4, ...) up to the built scale (multi-scale contract of :mod:`srlab.archs.base`).
 
+    Follows the authors' released MatConvNet model (``phoenix104104/LapSRN``,
+    ``init_LapSRN_model.m`` and the layer lists stored in ``pretrained_models/LapSRN_x{2,4,8}.mat``),
+    which agrees with the CVPR paper except for the 3x3 (not 4x4) feature upsampler. Here the
+    residual conv reads the LReLU'd upsampled features (``level{l}_residual`` reads
+    ``level{l}_uprelu``), unlike :class:`MSLapSRN`. The released ``LapSRN_x8.mat`` has d = 5
+    convolutions per level (x2/x4: d = 10): build it with ``depth=5``.
+
+    Module <-> MatConvNet parameter (the release names its levels from the top down: srlab
+    level ``i`` = 0, 1, ... is MatConvNet ``level{L-i}``, L = log2(scale)):
+    ``conv_in.0`` = ``input_conv_f/b``; ``feature_levels.i.{2d-2}`` = ``level{L-i}_conv{d}_f/b``
+    (d = 1..depth); ``feature_levels.i.{2 depth}`` = ``level{L-i}_upconv_f/b``;
+    ``residual_levels.i`` = ``level{L-i}_residual_conv_f/b``; ``image_levels.i`` =
+    ``level{L-i}_img_up_f``. MatConvNet conv filters are ``(kh, kw, in, out)``, transposed-conv
+    filters ``(kh, kw, out, in)``: permute to PyTorch's ``(out, in, kh, kw)`` /
+    ``(in, out, kh, kw)``; no spatial flip. Input: Y as MATLAB floats (``rgb2ycbcr`` of the
+    double RGB image, values in [16, 235]/255).
+
     Parameter count (Y, F=64, d=10), weights only as the paper counts: 576 + 406,096 per level
     (10 x 36,864 + 36,864 + 576 + 16): x2 406,672, x4 812,768 (the paper's "812K"), x8
-    1,218,864. With the biases (64 + 705 per level): x2 407,441, x4 814,242, x8 1,221,043.
+    1,218,864. With the biases (64 + 705 per level): x2 407,441, x4 814,242, x8 1,221,043
+    (the released x2/x4 files hold 407,441 / 814,242; the released x8, d = 5, 667,123).
 
     Args:
         scale: 2, 4 or 8, the top level (a list: its maximum, e.g. ``data.scale: [2, 4, 8]``).
@@ -137,21 +155,39 @@ class LapSRN(_PyramidNet):
 class MSLapSRN(_PyramidNet):
     """MS-LapSRN: LapSRN with one set of weights shared by all levels and recursive blocks.
 
-    - Conv3x3(C->F) on the LR image.
+    Follows the authors' released MatConvNet model first (``phoenix104104/LapSRN``,
+    ``init_MSLapSRN_model.m`` and the DagNN layer list stored in
+    ``pretrained_models/MSLapSRN_D5R8.mat``), then the TPAMI paper:
+
+    - ``conv_in``: Conv3x3(C->F) on the LR image (``input_conv``), no activation after it.
     - Per level, the feature embedding: a recursive block of D pre-activated convolutions
-      [LReLU(0.2) -> Conv3x3(F->F)] applied R times with shared weights and a shared-source skip,
-      ``h_r = h_0 + block(h_{r-1})`` (h_0 the level's input features); then LReLU -> x2 transposed
-      conv (3x3, as LapSRN's code) for the features, LReLU -> Conv3x3(F->C) for the residual.
-    - Image branch: a 4x4 stride-2 bilinear-initialised transposed conv, plus the residual.
+      [LReLU(0.2) -> Conv3x3(F->F)] (``relu{d}``/``conv{d}``) applied R times with shared
+      weights and a shared-source skip, ``h_r = h_0 + block(h_{r-1})`` (h_0 the level's input
+      features; ``x{s}SR_level{l}_R{r}_output`` = ``conv5`` + the level input, ``opts.LRL = 'SS'``).
+    - Feature upsampling: LReLU(0.2) -> x2 transposed conv 3x3 (``uprelu`` -> ``upconv``, crop
+      [0 1 0 1]); its output (not activated) is the next level's input **and** the input of the
+      residual conv: ``x{s}SR_level{l}_residual`` reads ``x{s}SR_level{l}_upconv`` directly,
+      with no LReLU in between (unlike the CVPR :class:`LapSRN`, whose ``level{l}_residual``
+      reads ``level{l}_uprelu``; the paper's figure does not show the difference).
+    - Image branch: a 4x4 stride-2 bilinear-initialised transposed conv (``img_up``, crop 1,
+      no bias), plus the residual.
 
     The embedding, both upsamplers and the residual conv are the same modules at every level
-    (and the block the same at every recursion), so one model of ~222K weights serves x2, x4 and
-    x8; the paper trains it on the three scales with the multi-level Charbonnier loss.
-    Interface as :class:`LapSRN` (``scales``, ``forward(x, scale)`` -> list of levels).
+    (and the block the same at every recursion), so one model serves x2, x4 and x8; the paper
+    trains it on the three scales with the multi-level Charbonnier loss. Interface as
+    :class:`LapSRN` (``scales``, ``forward(x, scale)`` -> list of levels). The released models
+    take Y as MATLAB floats (``rgb2ycbcr`` then ``single``/255, i.e. values in [16, 235]/255).
+
+    Module <-> MatConvNet parameter (``MSLapSRN_D*R*.mat``, ``net.params``):
+    ``conv_in`` = ``input_conv_f/b``; ``block.{2d-1}`` = ``conv{d}_f/b`` (d = 1..D; the even
+    indices are the LReLUs); ``feature_upsample.1`` = ``upconv_f/b``; ``residual`` =
+    ``residual_conv_f/b``; ``image_upsample`` = ``img_up_f`` (4x4). MatConvNet stores a conv
+    filter as ``(kh, kw, in, out)`` and a transposed-conv filter as ``(kh, kw, out, in)``:
+    permute to ``(out, in, kh, kw)`` and ``(in, out, kh, kw)`` respectively; no spatial flip.
 
     Parameter count (Y, F=64, D5R8), weights only as the paper counts:
     576 + 5 x 36,864 + 36,864 + 576 + 16 = 222,352 (paper: "222K"), whatever the scale;
-    with the biases 222,801.
+    with the biases 222,801 (the released ``MSLapSRN_D5R8.mat`` holds exactly that many).
 
     Args:
         scale: 2, 4 or 8, the top level (a list: its maximum).
@@ -182,7 +218,8 @@ class MSLapSRN(_PyramidNet):
             layers += [nn.LeakyReLU(0.2), nn.Conv2d(num_feat, num_feat, 3, padding=1)]
         self.block = nn.Sequential(*layers)
         self.feature_upsample = nn.Sequential(nn.LeakyReLU(0.2), _FeatureUpsample(num_feat))
-        self.residual = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(num_feat, in_channels, 3, padding=1))
+        # No activation before the residual conv: the release's ``residual`` reads ``upconv``.
+        self.residual = nn.Conv2d(num_feat, in_channels, 3, padding=1)
         self.image_upsample = _ImageUpsample(in_channels)
 
     def embed(self, feat: Tensor) -> Tensor:
