@@ -88,3 +88,63 @@ def kill_and_resume(tmp_path: Path, base: list[str], kill_step: int = 11):
     assert state["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 1, "batches": 2}]
     resumed, _ = train(compose_at(killed, [*base, f"ckpt_path={last}"]))
     return metrics, resumed, full / "checkpoints" / "last.ckpt", last
+
+
+class KillRankAtStep(pl.Callback):
+    """SIGKILLs the process of global rank ``rank`` once ``global_step`` reaches ``step`` (a
+    machine of a DDP job that dies); writes the time of death to ``<run>/killed_at`` first."""
+
+    def __init__(self, rank: int, step: int) -> None:
+        self.rank, self.step = rank, step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_rank == self.rank and trainer.global_step >= self.step:
+            import time
+
+            Path(trainer.default_root_dir, "killed_at").write_text(repr(time.time()))
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class NaNOnRankAtStep(pl.Callback):
+    """Turns the batch of global rank ``rank`` into NaN from training step ``step`` on."""
+
+    def __init__(self, rank: int, step: int) -> None:
+        self.rank, self.step = rank, step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_rank == self.rank and trainer.global_step >= self.step:
+            batch["hr"].fill_(float("nan"))
+
+
+class RaiseOnRankAtStep(pl.Callback):
+    """Raises ``ValueError("cannot decode image (injected)")`` on global rank ``rank`` at step
+    ``step``: a data error of one rank."""
+
+    def __init__(self, rank: int, step: int) -> None:
+        self.rank, self.step = rank, step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_rank == self.rank and trainer.global_step >= self.step:
+            raise ValueError("cannot decode image 0007.png (injected)")
+
+
+class StallRankAtStep(pl.Callback):
+    """Sets every rank's collective timeout to ``timeout_s`` at the start of training, then
+    keeps rank ``rank`` away (sleeping) at step ``step``: the others wait in the next collective
+    (a hang the watchdog must end)."""
+
+    def __init__(self, rank: int, step: int, timeout_s: float = 3.0, sleep_s: float = 30.0) -> None:
+        self.rank, self.step, self.timeout_s, self.sleep_s = rank, step, timeout_s, sleep_s
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        from datetime import timedelta
+
+        from torch.distributed.distributed_c10d import _get_default_group, _set_pg_timeout
+
+        _set_pg_timeout(timedelta(seconds=self.timeout_s), _get_default_group())
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_rank == self.rank and trainer.global_step == self.step:
+            import time
+
+            time.sleep(self.sleep_s)

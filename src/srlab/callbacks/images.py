@@ -20,6 +20,10 @@ class ValidationImages(pl.Callback):
     tab; otherwise (and always when ``save_png``) they are written as PNGs under
     ``<run dir>/val_images/``.
 
+    Under DDP only global rank 0 collects and writes pictures, from its own shard of the
+    validation set (images ``0, W, 2W, ...`` of ``W`` ranks), and it touches no collective:
+    nothing here may wait for the other ranks, which skip all of it.
+
     Args:
         num_images: how many validation images to show.
         every_n_epochs: log every n validation epochs.
@@ -77,7 +81,20 @@ class ValidationImages(pl.Callback):
                 for name, panel in items:
                     logger.experiment.add_image(f"val/{name}", panel, global_step=step)
         if self.save_png:
-            root = Path(trainer.log_dir or trainer.default_root_dir) / "val_images"
+            root = Path(_log_dir(trainer)) / "val_images"
             for name, panel in items:
                 safe = name.replace("/", "_")
                 write_image(root / f"epoch{trainer.current_epoch:04d}_{safe}.png", panel)
+
+
+def _log_dir(trainer: pl.Trainer) -> str:
+    """``trainer.log_dir`` without its broadcast: that property is a collective (every rank must
+    call it), and this runs on rank 0 alone."""
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+    if trainer.loggers:
+        first = trainer.loggers[0]
+        path = first.log_dir if isinstance(first, (TensorBoardLogger, CSVLogger)) else first.save_dir
+        if path:
+            return str(path)
+    return str(trainer.default_root_dir)

@@ -19,7 +19,13 @@ from .datasets import (
     WholeImageDataset,
 )
 from .degradation import Degradation, mod_crop
-from .sampling import ResumableDataLoader, SeededPatchSampler, SeededScaleSampler
+from .sampling import (
+    EvalShardSampler,
+    PaddedEvalDataset,
+    ResumableDataLoader,
+    SeededPatchSampler,
+    SeededScaleSampler,
+)
 from .sources import ImageFolder, ImageRecord, SampleImages, prepare_pair
 
 __all__ = ["SRDataModule"]
@@ -254,9 +260,14 @@ class SRDataModule(pl.LightningDataModule):
         # a seeded, rank-sharded, resumable sampler (see srlab.data.sampling): the patch of a
         # sample is a function of (seed, epoch, slot), and with several scales the scale of a
         # batch one of (seed, epoch, batch), whatever the rank or a resume
-        self.train_set.seed = self._sample_seed()
         trainer = self.trainer
         world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        seed = self._sample_seed()
+        if world > 1 and "PL_GLOBAL_SEED" not in os.environ:
+            # an unseeded DDP run: every rank must shard (and pick each batch's scale) with the
+            # same seed, rank 0's (this hook runs on every rank, so the broadcast is safe)
+            seed = int(trainer.strategy.broadcast(seed, src=0))
+        self.train_set.seed = seed
         if isinstance(self.train_set, MultiScalePatchDataset):
             sampler: SeededPatchSampler = SeededScaleSampler(
                 self.train_set, self.scales, self.batch_size, num_replicas=world, rank=rank,
@@ -285,11 +296,22 @@ class SRDataModule(pl.LightningDataModule):
         """One loader (single scale), or one per scale in the order of ``data.scale``."""
         if not self.val_sets:
             return []
-        loaders = [DataLoader(ds, batch_size=1, num_workers=0) for ds in self.val_sets.values()]
+        loaders = [self._eval_loader(ds) for ds in self.val_sets.values()]
         return loaders if self.multi_scale else loaders[0]
 
     def test_dataloader(self) -> list[DataLoader]:
-        return [DataLoader(ds, batch_size=1, num_workers=0) for ds in self.test_sets.values()]
+        return [self._eval_loader(ds) for ds in self.test_sets.values()]
+
+    def _eval_loader(self, ds: WholeImageDataset) -> DataLoader:
+        """Batch 1 (image sizes differ). Under DDP each rank gets its shard of the images, padded
+        so that every rank runs the same number of steps (:class:`EvalShardSampler`): each image
+        counts once in the metrics and no rank leaves the loop (and its collectives) early."""
+        trainer = self.trainer
+        world = trainer.world_size if trainer is not None else 1
+        if world <= 1:
+            return DataLoader(ds, batch_size=1, num_workers=0)
+        sampler = EvalShardSampler(ds, num_replicas=world, rank=trainer.global_rank)
+        return DataLoader(PaddedEvalDataset(ds), batch_size=1, num_workers=0, sampler=sampler)
 
     @property
     def test_names(self) -> list[str]:

@@ -19,6 +19,11 @@ uninterrupted run, nothing here depends on the global RNG's state at the time a 
   protocol: the checkpoint stores how many batches of the current epoch were consumed, and the
   first iteration after a resume skips them at the sampler (no patches are cut for them).
 
+- :class:`EvalShardSampler` + :class:`PaddedEvalDataset` (validation and test under DDP): each
+  image is evaluated by exactly one rank, and every rank runs the same number of steps (the
+  short shards are padded with items flagged ``pad``, which the module skips), so no rank
+  leaves the evaluation loop early and the metrics are the exact mean over the set.
+
 Hand-written: torch's ``DistributedSampler`` has the sharding but neither sample ids that
 carry the epoch nor a resume offset, and Lightning ships no resumable sampler.
 """
@@ -34,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, S
 
 __all__ = [
     "SeededPatchSampler", "SeededScaleSampler", "SequentialScaleSampler", "ResumableDataLoader", "sample_generator",
+    "EvalShardSampler", "PaddedEvalDataset",
 ]
 
 _MIX = 0x9E3779B97F4A7C15  # 64-bit golden-ratio constant: spreads (seed, id) over the seed space
@@ -163,3 +169,56 @@ class ResumableDataLoader(DataLoader):
     def load_state_dict(self, state: dict[str, int]) -> None:
         # applied at the next iteration: Lightning sets the sampler's epoch after this
         self._resume = (int(state.get("epoch", 0)), int(state.get("batches", 0)))
+
+
+class EvalShardSampler(DistributedSampler):
+    """Validation/test sharding under DDP: rank ``r`` of ``W`` evaluates images ``r, r+W, ...``
+    (each image exactly once over all ranks) and every rank yields ``ceil(N / W)`` indices: the
+    shorter shards end with padding. Yields ``(index, is_pad)`` for a :class:`PaddedEvalDataset`.
+
+    Lightning's own ``DistributedSampler`` pads by *repeating* images, which counts them twice in
+    the metrics (5 images on 2 ranks: image 0 weighs double); dropping the padding instead would
+    give some ranks fewer (or no) validation steps, so that they leave the loop, and its
+    collectives, before the others (a hang). A padded item carries ``pad=True``: the module runs
+    no forward and updates no metric for it.
+
+    Args:
+        dataset: the evaluation dataset (its length is the number of images).
+        num_replicas, rank: the DDP world size and this process's rank.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
+        n = len(dataset)  # type: ignore[arg-type]
+        self.num_samples = max(1, math.ceil(n / num_replicas)) if n else 0
+        self.total_size = self.num_samples * num_replicas
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self) -> Iterator[tuple[int, bool]]:  # type: ignore[override]
+        n = len(self.dataset)  # type: ignore[arg-type]
+        for k in range(self.num_samples):
+            i = self.rank + k * self.num_replicas
+            # a padding item repeats an image of this shard (or image 0): its shape is a real one
+            yield (i, False) if i < n else (min(self.rank, n - 1), True)
+
+
+class PaddedEvalDataset(Dataset):
+    """An evaluation dataset indexed by ``(index, is_pad)`` (or a plain index): the item of
+    ``index`` with ``pad`` added (see :class:`EvalShardSampler`)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> Any:  # records, scale, ... of the wrapped dataset
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def __getitem__(self, index: int | tuple[int, bool]) -> dict:
+        i, pad = index if isinstance(index, tuple) else (index, False)
+        return {**self.dataset[i], "pad": bool(pad)}

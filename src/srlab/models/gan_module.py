@@ -143,6 +143,12 @@ class GANModule(SRModule):
         return self.loss.terms[self.adv_name]  # type: ignore[union-attr]
 
     @property
+    def ddp_find_unused_parameters(self) -> bool:
+        """Under DDP, the generator's step leaves the discriminator without gradients and the
+        discriminator's step the generator (and warm-up never uses the discriminator)."""
+        return True
+
+    @property
     def disc_active(self) -> bool:
         return int(self.gan_step) >= self.disc_start_step
 
@@ -233,7 +239,21 @@ class GANModule(SRModule):
         return configs
 
     # ------------------------------------------------------------------ validation: + LPIPS
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        trainer = self._trainer
+        if trainer is not None and trainer.world_size > 1:
+            # LPIPS is there when its weights are in this machine's hub cache: under DDP every
+            # rank must take the same decision (its compute() is a collective), so all or none
+            have = self._lpips[0] is not None
+            if not trainer.strategy.reduce_boolean_decision(have, all=True) and have:
+                log.info("val/lpips skipped: the LPIPS weights are missing on some DDP rank's machine")
+                self._lpips = (None,)
+            elif not have:
+                self._lpips = (None,)
+
     def on_validation_epoch_start(self) -> None:
+        super().on_validation_epoch_start()
         lpips = self._lpips[0]
         if lpips is not None:
             lpips.to(self.device).reset()
@@ -248,7 +268,9 @@ class GANModule(SRModule):
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
         lpips = self._lpips[0]
-        if lpips is not None and lpips.update_called:
+        # not lpips.update_called: a rank whose shard was only padding must still take part in
+        # compute()'s reduction; _val_scales (every validated loader) is the same on every rank
+        if lpips is not None and self._val_scales:
             self.log("val/lpips", lpips.compute(), batch_size=1)
 
     # ------------------------------------------------------------------ checkpoints

@@ -70,6 +70,14 @@ class SRModule(pl.LightningModule):
             names, and so checkpoints, do not change); pays off on long GPU runs.
         self_ensemble_val: validate with the x8 self-ensemble (flips/rotations averaged,
             :func:`srlab.inference.self_ensemble`; 8x the validation compute).
+        val_tile: validate and test in overlapping tiles of this many LR pixels (the seam-free
+            :func:`srlab.inference.tiled_forward`), so that whole 2K images of a large network
+            fit in GPU memory; ``None``: whole images. Metrics equal the untiled ones where the
+            network's receptive field fits in the tile context (16 LR pixels).
+
+    Under DDP each validation/test image is evaluated by one rank (the data module pads the
+    shorter shards with ``pad`` items that are skipped here, so every rank runs the same steps)
+    and the metrics are reduced over the ranks: ``val/psnr`` is the mean over all images.
     """
 
     def __init__(
@@ -86,6 +94,7 @@ class SRModule(pl.LightningModule):
         channels_last: bool | str = False,
         compile_net: bool = False,
         self_ensemble_val: bool = False,
+        val_tile: int | None = None,
     ) -> None:
         super().__init__()
         self.net = net
@@ -106,6 +115,10 @@ class SRModule(pl.LightningModule):
         resolve_channels_last(self.channels_last, "cpu")  # a bad value fails here, not mid-run
         self.compile_net = bool(compile_net)
         self.self_ensemble_val = bool(self_ensemble_val)
+        if val_tile is not None and int(val_tile) < 1:
+            raise SRLabError(f"model.val_tile must be a positive number of LR pixels or null, got {val_tile}")
+        self.val_tile = None if val_tile is None else int(val_tile)
+        self._val_scales: list[int] = []  # scales validated this epoch, in loader order (every rank alike)
         self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"])
         metric_kw = dict(crop_border=self.crop_border, y_channel=metric_y_channel)
         self.val_psnr, self.val_ssim = PSNR(**metric_kw), SSIM(**metric_kw)
@@ -129,6 +142,12 @@ class SRModule(pl.LightningModule):
             crop = "scale" if self._crop_border is None else self._crop_border
             return f"bicubic-matlab {scales}, {colour}, crop {crop}, 8-bit"
         return f"bicubic-matlab x{self.scale}, {colour}, crop {self.crop_border}, 8-bit"
+
+    @property
+    def ddp_find_unused_parameters(self) -> bool:
+        """Whether DDP must accept parameters without a gradient in a step (``srlab-train``
+        then sets ``find_unused_parameters``): a multi-scale network uses one scale's head."""
+        return self.multi_scale
 
     def crop_for(self, scale: int) -> int:
         """Pixels shaved before the metrics at ``scale``: ``crop_border``, or the scale."""
@@ -267,32 +286,68 @@ class SRModule(pl.LightningModule):
         every = max(1, int(getattr(trainer, "log_every_n_steps", 1) or 1))
         return trainer.global_step % every == 0 or bool(getattr(trainer, "fast_dev_run", False))
 
-    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> dict:
+    @staticmethod
+    def is_pad(batch: Mapping[str, Any]) -> bool:
+        """Whether an evaluation batch is DDP padding (:class:`srlab.data.sampling.EvalShardSampler`):
+        no forward, no metric update, but the same logging calls as a real batch."""
+        pad = batch.get("pad") if isinstance(batch, Mapping) else None
+        if pad is None:
+            return False
+        return bool(pad.all()) if isinstance(pad, Tensor) else bool(pad)
+
+    def eval_sr(self, lr: Tensor, scale: int | None = None, ensemble: bool = False) -> Tensor:
+        """SR of an evaluation batch: whole, or in tiles of ``val_tile`` LR pixels; clamped."""
+        if self.val_tile is None:
+            sr = self.forward_x8(lr, scale) if ensemble else self(lr, scale)
+        else:
+            from ..inference import DEFAULT_OVERLAP, sr_forward
+
+            overlap = min(DEFAULT_OVERLAP, (self.val_tile - 1) // 2)
+            sr = sr_forward(self, lr, scale, tile=self.val_tile, overlap=overlap, ensemble=ensemble)
+        return sr.clamp(0, 1)
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_scales = []
+
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> dict | None:
         lr, hr = batch["lr"], batch["hr"]
         scale = self.check_scale(self.batch_scale(batch))
-        sr = (self.forward_x8(lr, scale) if self.self_ensemble_val else self(lr, scale)).clamp(0, 1)
-        bic = self.bicubic(lr, scale).clamp(0, 1)
+        pad = self.is_pad(batch)
+        # every rank logs the same names in the same order, pad or not: Lightning reduces (a
+        # collective) each logged metric at the epoch end, on the ranks that logged it
+        if scale not in self._val_scales:
+            self._val_scales.append(scale)
+        if not pad:
+            sr = self.eval_sr(lr, scale, ensemble=self.self_ensemble_val)
+            bic = self.bicubic(lr, scale).clamp(0, 1)
         if self.multi_scale:
             metrics = self.val_metrics[f"x{scale}"]
-            metrics["psnr"](sr, hr)
-            metrics["ssim"](sr, hr)
-            metrics["psnr_bicubic"](bic, hr)
+            if not pad:
+                metrics["psnr"](sr, hr)
+                metrics["ssim"](sr, hr)
+                metrics["psnr_bicubic"](bic, hr)
             for key, metric in metrics.items():
                 self.log(f"val/x{scale}/{key}", metric, batch_size=1, add_dataloader_idx=False)
-            return {"sr": sr, "bicubic": bic}
-        self.val_psnr(sr, hr)
-        self.val_ssim(sr, hr)
-        self.val_psnr_bicubic(bic, hr)
+            return None if pad else {"sr": sr, "bicubic": bic}
+        if not pad:
+            self.val_psnr(sr, hr)
+            self.val_ssim(sr, hr)
+            self.val_psnr_bicubic(bic, hr)
         self.log("val/psnr", self.val_psnr, prog_bar=True, batch_size=1, add_dataloader_idx=False)
         self.log("val/ssim", self.val_ssim, batch_size=1, add_dataloader_idx=False)
         self.log("val/psnr_bicubic", self.val_psnr_bicubic, batch_size=1, add_dataloader_idx=False)
-        return {"sr": sr, "bicubic": bic}
+        return None if pad else {"sr": sr, "bicubic": bic}
 
     def on_validation_epoch_end(self) -> None:
-        """Multi-scale networks: ``val/psnr`` (and ssim, psnr_bicubic) = mean over scales."""
+        """Multi-scale networks: ``val/psnr`` (and ssim, psnr_bicubic) = mean over scales.
+
+        The scales are those validated this epoch, the same list on every rank (the shards are
+        padded, so each rank steps through every loader): ``compute()`` reduces over the ranks
+        (a collective), so it must never depend on what one rank's shard happened to hold.
+        """
         if not self.multi_scale:
             return
-        seen = [m for m in self.val_metrics.values() if m["psnr"].update_called]
+        seen = [self.val_metrics[f"x{s}"] for s in self._val_scales]
         if not seen:
             return
         for key in ("psnr", "ssim", "psnr_bicubic"):
@@ -312,9 +367,11 @@ class SRModule(pl.LightningModule):
         if name not in self.test_metrics:
             kw = dict(crop_border=self.crop_for(scale), y_channel=self.metric_y_channel)
             self.test_metrics[name] = nn.ModuleDict({"psnr": PSNR(**kw), "ssim": SSIM(**kw)}).to(self.device)
-        sr = self(batch["lr"], scale).clamp(0, 1)
+        pad = self.is_pad(batch)  # DDP padding: logged like a real batch, not measured
+        sr = None if pad else self.eval_sr(batch["lr"], scale)
         for key, metric in self.test_metrics[name].items():
-            metric(sr, batch["hr"])
+            if sr is not None:
+                metric(sr, batch["hr"])
             self.log(f"test/{name}/{key}", metric, batch_size=1, add_dataloader_idx=False)
 
     def configure_optimizers(self) -> Any:
