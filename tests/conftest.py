@@ -12,6 +12,8 @@ from PIL import Image
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HYDRA_FULL_ERROR", "0")
+# tests never download (pretrained weights of LPIPS/DISTS/VGG losses): a missing file is an error
+os.environ.setdefault("SRLAB_OFFLINE", "1")
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:VGG19 with random weights")
 
 
 @pytest.fixture
-def hub_dir(tmp_path):
-    """An empty torch hub directory for the test, restored afterwards."""
+def hub_dir(tmp_path, monkeypatch):
+    """An empty torch hub directory for the test, restored afterwards (downloads off)."""
+    monkeypatch.setenv("SRLAB_OFFLINE", "1")
     before = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path / "hub"))
     yield tmp_path / "hub"
@@ -38,7 +39,7 @@ def test_missing_imagenet_weights_say_which_file_goes_where(hub_dir):
         PerceptualLoss("relu5_4")
     msg = str(err.value)
     assert str(hub_dir / "checkpoints" / "vgg19-dcbb9e9d.pth") in msg and VGG19_URL in msg
-    assert "vgg_weights" in msg and "does not download" in msg
+    assert "vgg_weights" in msg and "downloads are off" in msg
     assert not (hub_dir / "checkpoints").exists()  # nothing fetched
     with pytest.raises(SRLabError, match="VGG19 weights file not found: .*nope.pth"):
         TextureLoss(vgg_weights=str(hub_dir / "nope.pth"))

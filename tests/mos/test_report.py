@@ -258,3 +258,52 @@ def test_schema_1_study_still_reported(tmp_path):
     md = write_report(db, tmp_path / "r", exclude=Exclusion(min_votes=2))["md"].read_text()
     assert "| a | 2.50 |" in md and "| b | 4.50 |" in md and "1 of 3 who voted excluded" in md
     assert _sha(db) == before
+
+
+def test_report_joins_metrics_and_mos(tmp_path, capsys):
+    """Simulated raters whose scores follow each SR image's distance to its HR: the report gives
+    each model's mean PSNR/SSIM on the rated pixels and a positive Spearman rho with MOS."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    hr_dir = tmp_path / "HR"
+    hr_dir.mkdir()
+    noise = {"bad": 40.0, "mid": 12.0, "good": 3.0}
+    runs = {m: tmp_path / m for m in noise}
+    for i in range(4):
+        hr = rng.integers(30, 220, (32, 32, 3)).astype(np.float64)
+        Image.fromarray(hr.astype(np.uint8)).save(hr_dir / f"p{i}.png")
+        for m, sd in noise.items():
+            sr = np.clip(hr + rng.normal(0, sd * (1 + 0.3 * i), hr.shape), 0, 255)
+            d = runs[m] / "sr" / "Set5"
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(sr.round().astype(np.uint8)).save(d / f"p{i}.png")
+    db = tmp_path / "study.db"
+    create_study(db, runs, hr_dir=hr_dir, seed=1)
+    with Study(db) as s:
+        model_of = dict(
+            s.con.execute("SELECT i.id, m.name FROM images i JOIN models m ON m.id = i.model_id")
+        )
+        key_of = dict(s.con.execute("SELECT id, key FROM images"))
+        base = {"bad": 1, "mid": 3, "good": 5}
+        for name in ("r1", "r2", "r3"):
+            r = s.invite(name)[0]
+            for pos, iid, role in s.items(r):
+                # the picture index makes later pictures noisier: one point less from p2 on
+                idx = int(key_of[iid].rsplit("p", 1)[-1]) if role == "rate" else 0
+                score = base.get(model_of[iid], 5) - (1 if idx >= 2 and base.get(model_of[iid]) != 1 else 0)
+                s.vote(r, pos, min(max(score, s.scale_min), s.scale_max))
+    assert main(["report", "--study", str(db), "--out", str(tmp_path / "rep"), "--metrics", "psnr,ssim"]) == 0
+    out = capsys.readouterr().out
+    table = json.loads((tmp_path / "rep" / "mos.json").read_text())["metrics"]
+    psnr = {m: table["models"][m]["psnr"] for m in noise}
+    assert psnr["good"] > psnr["mid"] > psnr["bad"]
+    rho = table["correlation"]["psnr"]
+    assert rho["rho"] > 0.8 and rho["n"] == 12 and rho["low"] <= rho["rho"] <= rho["high"]
+    assert "Spearman" in out or "rho" in out
+    # --metrics none: MOS alone; an unknown metric: one sentence, exit 2
+    assert main(["report", "--study", str(db), "--out", str(tmp_path / "r2"), "--metrics", "none"]) == 0
+    assert "metrics" not in json.loads((tmp_path / "r2" / "mos.json").read_text())
+    capsys.readouterr()
+    assert main(["report", "--study", str(db), "--out", str(tmp_path / "r3"), "--metrics", "psnr,foo"]) == 2
+    assert "unknown metric(s) foo" in capsys.readouterr().err

@@ -10,6 +10,8 @@ network the results' checkpoint describes, :mod:`srlab.macs`), and the paper's S
 from the reproduction table in ``experiments/README.md``. The plot is PSNR on one set against
 parameters (``--x params``, the default) or MACs (``--x macs``), log scale, one point per
 network and scale, the papers' numbers as hollow markers: the figures lightweight-SR papers show.
+Runs evaluated with ``metrics=[psnr,ssim,niqe,lpips]`` also get a perception-distortion table and
+``report_pd.png``: PSNR against NIQE/LPIPS/DISTS, one point per network (Blau & Michaeli 2018).
 """
 
 from __future__ import annotations
@@ -92,6 +94,9 @@ def collect(roots: list[str | Path]) -> list[dict[str, Any]]:
                 "run": str(f.parent), "network": net, "params": params, "macs": macs.get(f"x{scale}"),
                 "set": r.get("set", key), "scale": scale, "psnr": r["model"]["psnr"], "ssim": r["model"]["ssim"],
                 "bicubic": r["bicubic"]["psnr"],
+                # srlab-eval metrics=[...,niqe,lpips,dists]: model and bicubic means (lower is better)
+                **{m: r["model"][m] for m in PERCEPTUAL if m in r["model"]},
+                **{f"bicubic_{m}": r["bicubic"][m] for m in PERCEPTUAL if m in r.get("bicubic", {})},
             })
     return rows
 
@@ -106,6 +111,67 @@ def _fmt_macs(n: int | None) -> str:
     if n is None:
         return "?"
     return f"{n / 1e9:.1f}G" if n >= 1e9 else f"{n / 1e6:.1f}M"
+
+
+#: the perceptual metrics srlab-eval may add (all lower-is-better)
+PERCEPTUAL = ("niqe", "lpips", "dists")
+_PLABEL = {"niqe": "NIQE (no-reference)", "lpips": "LPIPS", "dists": "DISTS"}
+
+
+def _perceptual_table(rows: list[dict[str, Any]]) -> list[str]:
+    """A second table for runs evaluated with NIQE/LPIPS/DISTS (none: no lines)."""
+    names = [m for m in PERCEPTUAL if any(r.get(m) is not None for r in rows)]
+    if not names:
+        return []
+    head = " | ".join(f"{m.upper()} | bicubic {m.upper()}" for m in names)
+    lines = ["", "Perception-distortion (lower NIQE/LPIPS/DISTS is better; PSNR: distortion, higher is better):", "",
+             f"| network | scale | set | PSNR | {head} |", "|---|---:|---|---:|" + "---:|---:|" * len(names)]
+    fmt = lambda v: "-" if v is None or v != v else f"{v:.4f}"  # noqa: E731
+    for r in sorted(rows, key=lambda r: (r["set"], r["scale"], r["network"])):
+        if all(r.get(m) is None for m in names):
+            continue
+        cells = " | ".join(f"{fmt(r.get(m))} | {fmt(r.get(f'bicubic_{m}'))}" for m in names)
+        lines.append(f"| {r['network']} | x{r['scale']} | {r['set']} | {r['psnr']:.2f} | {cells} |")
+    return lines
+
+
+def perception_distortion_plot(rows: list[dict[str, Any]], png: str | Path, plot_set: str) -> Path | None:
+    """The perception-distortion plane (Blau & Michaeli, 2018) on ``plot_set``: PSNR against each
+    perceptual metric present (one panel per metric), one point per network and scale, bicubic as
+    a grey cross. Nothing is written (``None``) when no run has a perceptual metric."""
+    sel = [r for r in rows if r["set"] == plot_set]
+    names = [m for m in PERCEPTUAL if any(r.get(m) is not None for r in sel)]
+    if not names:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 4.3), dpi=120, squeeze=False)
+    scales = sorted({r["scale"] for r in sel})
+    for ax, m in zip(axes[0], names):
+        for i, scale in enumerate(scales):
+            pts = [r for r in sel if r["scale"] == scale and r.get(m) is not None]
+            ax.scatter([r[m] for r in pts], [r["psnr"] for r in pts], color=f"C{i}", label=f"x{scale}")
+            for r in pts:
+                ax.annotate(r["network"], (r[m], r["psnr"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            bic = [r for r in pts if r.get(f"bicubic_{m}") is not None]
+            if bic:  # the same for every run of a scale: one cross
+                b = bic[0]
+                ax.scatter([b[f"bicubic_{m}"]], [b["bicubic"]], marker="x", color="grey")
+                ax.annotate(f"bicubic x{scale}", (b[f"bicubic_{m}"], b["bicubic"]), fontsize=7, color="grey",
+                            xytext=(3, -9), textcoords="offset points")
+        ax.set_xlabel(f"{_PLABEL[m]}: lower is better (perception)")
+        ax.set_ylabel(f"PSNR on {plot_set} (dB): higher is better (distortion)")
+        ax.invert_xaxis()  # better to the right and up: the ideal corner is the top right
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Perception-distortion plane on {plot_set} (ideal: top right)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+    return Path(png)
 
 
 #: --x choices: the row key and the axis label
@@ -139,8 +205,11 @@ def write_report(
             f"{r['set']} | {r['psnr']:.2f} | "
             f"{r['ssim']:.4f} | {r['bicubic']:.2f} | {paper} | {r['run']} |"
         )
+    lines += _perceptual_table(rows)
     md = out / "report.md"
     md.write_text("\n".join(lines) + "\n")
+    if perception_distortion_plot(rows, out / "report_pd.png", plot_set) is None:
+        (out / "report_pd.png").unlink(missing_ok=True)  # no stale plane from an earlier report
 
     import matplotlib
 
@@ -188,7 +257,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"srlab: error: {e}", file=sys.stderr)
         sys.exit(2)
     print(md.read_text(), end="")
-    print(f"wrote {md} and {png}")
+    pd = png.with_name("report_pd.png")
+    print(f"wrote {md} and {png}" + (f" and {pd} (perception-distortion plane)" if pd.is_file() else ""))
 
 
 if __name__ == "__main__":

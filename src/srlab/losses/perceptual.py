@@ -2,11 +2,12 @@
 patch-wise texture loss.
 
 The feature extractor is torchvision's VGG19 with its ImageNet weights
-(``VGG19_Weights.IMAGENET1K_V1``, file ``vgg19-dcbb9e9d.pth``). srlab never downloads them: they
-are read from the torch hub cache (``torch.hub.get_dir()/checkpoints/``, where torchvision itself
-would put them) or from a file named in the config; where they are missing the run stops with a
-message saying which file to place where. ``vgg_weights="random"`` builds an untrained VGG, for
-tests only.
+(``VGG19_Weights.IMAGENET1K_V1``, file ``vgg19-dcbb9e9d.pth``), found by
+:func:`srlab.metrics.weights.resolve_weights` (the rule LPIPS/DISTS follow too): a file named in the
+config, else the torch hub cache (``torch.hub.get_dir()/checkpoints/``, where torchvision itself
+puts them), else downloaded there the torchvision way when the machine is online (and
+``SRLAB_OFFLINE`` is unset); otherwise the run stops with one sentence saying which file to place
+where. ``vgg_weights="random"`` builds an untrained VGG, for tests only.
 
 The frozen VGG is kept out of the module tree (no parameters, not in the ``state_dict``, so
 checkpoints do not carry 80 MB of VGG weights), but it follows ``.to()``/``.cuda()``/``.half()``
@@ -24,7 +25,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import SRLabError
+from ..metrics.weights import hub_checkpoint_path, load_state_dict, resolve_weights
 
 __all__ = [
     "VGG19_URL",
@@ -47,12 +48,6 @@ __all__ = [
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def hub_checkpoint_path(url: str) -> Path:
-    """Where torchvision keeps the weights downloaded from ``url``: the torch hub cache
-    (``$TORCH_HOME/hub/checkpoints/<file name>``, or ``torch.hub.set_dir()``'s folder)."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
 def vgg19_layer_names() -> list[str]:
@@ -86,22 +81,13 @@ def _load_vgg19_features(vgg_weights: str | os.PathLike) -> nn.Sequential:
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
                 nn.init.zeros_(m.bias)
         return features
-    if str(vgg_weights) == "imagenet":
-        path = hub_checkpoint_path(VGG19_URL)
-        if not path.is_file():
-            raise SRLabError(
-                f"VGG19 ImageNet weights not found: place {path.name} (from {VGG19_URL}) at {path}, "
-                f"or point the loss term's vgg_weights to a copy (e.g. loss.terms.percep.vgg_weights="
-                f"/path/to/{path.name}); srlab does not download them"
-            )
-    else:
-        path = Path(vgg_weights).expanduser()
-        if not path.is_file():
-            raise SRLabError(f"VGG19 weights file not found: {path} (vgg_weights of a perceptual/texture loss term)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise SRLabError(f"cannot read VGG19 weights {path}: {e}") from None
+    path = resolve_weights(
+        VGG19_URL,
+        None if str(vgg_weights) == "imagenet" else vgg_weights,
+        what="VGG19 ImageNet weights" if str(vgg_weights) == "imagenet" else "VGG19 weights",
+        config_hint="loss.terms.<term>.vgg_weights (e.g. loss.terms.percep.vgg_weights)",
+    )
+    state = load_state_dict(path, "VGG19 weights")
     # a full torchvision VGG19 state dict ("features.N.weight", "classifier...") or features only
     state = {k.removeprefix("features."): v for k, v in state.items() if not k.startswith("classifier.")}
     try:

@@ -121,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--keep-revoked", action="store_true", help="count revoked raters too (default: excluded)"
     )
+    r.add_argument(
+        "--metrics",
+        default="psnr,ssim,niqe",
+        help="metrics computed on the rated images and rank-correlated with MOS (Spearman), "
+        "comma-separated among psnr, ssim, niqe, lpips, dists; 'none' to skip (default: %(default)s)",
+    )
     return p
 
 
@@ -202,7 +208,12 @@ def main(argv: list[str] | None = None) -> int:
                 max_repeat_diff=args.max_repeat_diff,
                 revoked=not args.keep_revoked,
             )
-            paths = write_report(args.study, args.out, ci=args.ci, exclude=rule)
+            metrics = tuple(m.strip().lower() for m in args.metrics.split(",") if m.strip())
+            metrics = () if metrics == ("none",) else metrics
+            bad = [m for m in metrics if m not in ("psnr", "ssim", "niqe", "lpips", "dists")]
+            if bad:
+                raise SRLabError(f"unknown metric(s) {', '.join(bad)} for --metrics; choose among psnr, ssim, niqe, lpips, dists")
+            paths = write_report(args.study, args.out, ci=args.ci, exclude=rule, metrics=metrics)
             print(paths["md"].read_text(), end="")
             print(f"table: {paths['md']}\nchart: {paths['png']}\njson:  {paths['json']}")
     except SRLabError as e:

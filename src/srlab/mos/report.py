@@ -204,11 +204,16 @@ def legacy_v1_table(path: Path, exclude: Exclusion | None = None) -> dict[str, A
     }
 
 
-def mos_table(study: Study, exclude: Exclusion | None = None) -> dict[str, Any]:
-    """``{"scale", "raters", "raters_total", "excluded", "rule", "rater_qc", "models"}``.
+def mos_table(
+    study: Study, exclude: Exclusion | None = None, metrics: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """``{"scale", "raters", "raters_total", "excluded", "rule", "rater_qc", "models"}`` (and
+    ``"metrics"`` when ``metrics`` names any).
 
     MOS counts each rater's vote on each rated image once (the first showing; repeats and hidden
-    anchors are controls, not data), over the raters that ``exclude`` keeps."""
+    anchors are controls, not data), over the raters that ``exclude`` keeps. ``metrics`` (among
+    psnr, ssim, niqe, lpips, dists) are computed on exactly the pixels raters saw, per model, with
+    Spearman's rho between per-image MOS and each metric (:mod:`srlab.metrics.mos_metrics`)."""
     rule = exclude or Exclusion()
     con = study.con
     qc = rater_controls(study)
@@ -251,7 +256,21 @@ def mos_table(study: Study, exclude: Exclusion | None = None) -> dict[str, Any]:
         )
     )
     models = _models(names, votes, n_images)
+    extra: dict[str, Any] = {}
+    if metrics:
+        # torch only when asked for: the rest of srlab-mos needs none
+        from ..metrics.mos_metrics import rated_images, score_rated_images
+
+        rows = con.execute(
+            "SELECT m.name, i.key, v.rater_id, v.score, b.png, rb.png FROM votes v "
+            "JOIN rater_order o ON o.rater_id = v.rater_id AND o.position = v.position "
+            "JOIN images i ON i.id = o.image_id JOIN models m ON m.id = i.model_id "
+            "JOIN blobs b ON b.id = i.blob_id LEFT JOIN refs r ON r.id = i.ref_id "
+            "LEFT JOIN blobs rb ON rb.id = r.blob_id WHERE o.role = 'rate' AND m.control = 0"
+        ).fetchall()
+        extra["metrics"] = score_rated_images(rated_images(rows, kept), metrics=metrics)
     return {
+        **extra,
         "scale": [study.scale_min, study.scale_max],
         "raters": len(kept),
         "raters_total": len(voters),
@@ -318,6 +337,10 @@ def report_markdown(table: dict[str, Any]) -> str:
             f"| {_md(r['rater'])} | {r['votes']} | {r['anchor_votes']} | {_fmt(r['anchor_mean'])} "
             f"| {r['repeat_pairs']} | {_fmt(r['repeat_mean_abs_diff'])} | {r['excluded'] or '-'} |"
         )
+    if table.get("metrics"):
+        from ..metrics.mos_metrics import mos_metrics_markdown
+
+        lines += ["", mos_metrics_markdown(table["metrics"]).rstrip("\n")]
     if table.get("dropped_images"):
         lines += [
             "",
@@ -360,14 +383,16 @@ def write_report(
     out_dir: str | os.PathLike,
     ci: str = "rater",
     exclude: Exclusion | None = None,
+    metrics: tuple[str, ...] = (),
 ) -> dict[str, Path]:
     """Write ``mos.md``, ``mos.json`` and ``mos.png`` (error bars: ``ci`` = rater | vote),
-    over the raters the ``exclude`` rule keeps. The study is only read."""
+    over the raters the ``exclude`` rule keeps, with ``metrics`` joined (see :func:`mos_table`).
+    The study is only read."""
     if ci not in ("rater", "vote"):
         raise ValueError(f"ci must be 'rater' or 'vote', got {ci!r}")
     try:
         with Study(study_path) as s:
-            table = mos_table(s, exclude)
+            table = mos_table(s, exclude, metrics=tuple(metrics))
     except SRLabError as e:
         if "(schema 1," not in str(e):
             raise
