@@ -36,6 +36,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .archs.base import is_multi_scale, net_scales
+from .errors import SRLabError
 from .utils import build_from_spec
 
 __all__ = ["OUT_W", "OUT_H", "MACS_KEY", "UnsupportedScale", "count_net", "count_module", "model_size"]
@@ -53,7 +54,7 @@ def _build_meta(spec: Mapping[str, Any]) -> nn.Module:
     try:
         with torch.device("meta"):
             return build_from_spec(spec)
-    except ValueError:
+    except (ValueError, SRLabError):  # a refused scale; a spec naming no srlab network
         raise
     except Exception:  # noqa: BLE001 - some constructors need real tensors: build, then move
         return build_from_spec(spec).to("meta")

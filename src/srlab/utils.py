@@ -6,11 +6,17 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["build_from_spec", "locate"]
+from .errors import SRLabError
+
+__all__ = ["build_from_spec", "check_spec", "network_classes", "locate"]
 
 
 def locate(path: str) -> Any:
-    """Import ``"package.module.Name"`` and return ``Name``."""
+    """Import ``"package.module.Name"`` and return ``Name``.
+
+    Only for names that come from srlab's own code or configs: never call it on a name read
+    from a file (a checkpoint's network description goes through :func:`build_from_spec`).
+    """
     module_name, _, attr = path.rpartition(".")
     try:
         return getattr(importlib.import_module(module_name), attr)
@@ -18,11 +24,70 @@ def locate(path: str) -> Any:
         raise ImportError(f"cannot import {path!r}: {e}") from None
 
 
+def network_classes() -> dict[str, type]:
+    """The only classes a network description may name: ``_target_`` -> class.
+
+    Every network exported by :mod:`srlab.archs` (a subclass of ``SRNet`` listed in its
+    ``__all__``, i.e. what ``conf/model/net/*.yaml`` name) and the GAN discriminators, each under
+    its public name (``srlab.archs.EDSR``) and its defining module's name
+    (``srlab.archs.edsr.EDSR``). Nothing outside :mod:`srlab.archs` is ever in it.
+    """
+    from . import archs
+
+    discriminators = {archs.SRGANDiscriminator, archs.VGGDiscriminator}
+    table: dict[str, type] = {}
+    for name in archs.__all__:
+        obj = getattr(archs, name, None)
+        if not isinstance(obj, type):
+            continue
+        if (issubclass(obj, archs.SRNet) and obj is not archs.SRNet) or obj in discriminators:
+            table[f"srlab.archs.{name}"] = obj
+            table[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return table
+
+
+def _describe(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_spec(spec: Any, what: str = "the network description") -> type:
+    """The srlab network class ``spec`` names, or :class:`SRLabError` (one sentence) when
+    ``spec`` is not a ``{"_target_": "srlab.archs.<Name>", **kwargs}`` mapping of one of
+    :func:`network_classes`. Nothing is imported or called besides :mod:`srlab.archs` itself.
+    """
+    if not isinstance(spec, Mapping) or "_target_" not in spec:
+        raise SRLabError(f"{what} must be a mapping with a '_target_' key, got {_describe(spec)}")
+    target = spec["_target_"]
+    if not isinstance(target, str):
+        raise SRLabError(f"{what} names {_describe(target)} as its '_target_'; expected the name of an srlab network")
+    table = network_classes()
+    cls = table.get(target)
+    if cls is None:
+        known = ", ".join(sorted(k.rsplit(".", 1)[-1] for k in table if k.count(".") == 2))
+        raise SRLabError(
+            f"{what} names {target!r}, which is not an srlab network: only srlab.archs classes "
+            f"are built ({known})"
+        )
+    return cls
+
+
 def build_from_spec(spec: Mapping[str, Any]) -> Any:
-    """Build an object from a flat ``{"_target_": "pkg.Class", **kwargs}`` spec.
+    """Build an srlab network from a flat ``{"_target_": "srlab.archs.Class", **kwargs}`` spec.
 
     This is what a checkpoint stores about its network, so that a model can be rebuilt from the
     checkpoint alone without Hydra (nets take plain keyword arguments, so no recursion needed).
+    ``_target_`` is looked up in :func:`network_classes` before anything is imported or called:
+    any other name (``subprocess.run``, ``os.system``, ...) is refused.
+
+    Raises:
+        SRLabError: ``spec`` is malformed or names something that is not an srlab network.
+        TypeError, ValueError: the network's constructor refused the arguments (e.g. a scale
+            it does not support), as raised by the constructor.
     """
-    kwargs = {k: v for k, v in spec.items() if not (k.startswith("_") and k.endswith("_"))}
-    return locate(spec["_target_"])(**kwargs)
+    cls = check_spec(spec)
+    kwargs = {k: v for k, v in spec.items() if not (isinstance(k, str) and k.startswith("_") and k.endswith("_"))}
+    bad = [k for k in kwargs if not isinstance(k, str) or not k.isidentifier()]
+    if bad:
+        raise SRLabError(f"the network description of {cls.__name__} has invalid argument names: {bad[:4]}")
+    return cls(**kwargs)

@@ -12,6 +12,7 @@ fails (exit 2) and removes the file.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import SRLabError
@@ -24,7 +25,11 @@ __all__ = ["main", "run"]
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="srlab-export", description=__doc__.split("\n\n")[0])
-    p.add_argument("--ckpt", required=True, help="a checkpoint written by srlab-train")
+    p.add_argument(
+        "--ckpt", required=True,
+        help="a checkpoint written by srlab-train, or a published model file (.pth, .pt, .safetensors, .mat, .caffemodel)",
+    )
+    p.add_argument("--net", default=None, metavar="NAME", help="published model files: force this architecture")
     p.add_argument("--format", required=True, choices=FORMATS, help="onnx or torchscript")
     p.add_argument("--out", required=True, help="the file to write (e.g. model.onnx, model.pt)")
     p.add_argument("--scale", type=int, default=None, help="multi-scale checkpoints: the scale to export (default: the main one)")
@@ -35,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
 @report_user_errors
 def run(argv: list[str] | None = None) -> dict:
     args = _parser().parse_args(argv)
-    model = load_model(args.ckpt, map_location="cpu")
+    model = load_model(args.ckpt, map_location="cpu", net=args.net)
+    if getattr(model, "release_info", None):  # a published model file: say what it was read as
+        print(f"{args.ckpt}: {model.release_info['name']}", file=sys.stderr)
     h, w = args.size
     result = export_model(model, args.format, args.out, args.scale, example_size=(h, w), check_size=(h + 5, w - 3 if w > 8 else w + 3))
     diff = result["max_abs_diff"]

@@ -1,5 +1,9 @@
 """srlab-upscale INPUT... --ckpt CKPT --out DIR: super-resolve image files or folders.
 
+``--ckpt`` takes a checkpoint of srlab-train or a published model file (``.pth``, ``.pt``,
+``.safetensors``, ``.mat``, ``.caffemodel``), whose architecture is recognised from its tensors
+(``--net NAME`` forces one); see :mod:`srlab.published`.
+
 One image per input, with the same file stem, in DIR. Y-channel models upscale Y and merge
 bicubic-upscaled Cb/Cr. ``--scale`` picks the factor of a multi-scale checkpoint (MDSR, CARN,
 VDSR, ...; default: its main scale) and checks it for a single-scale one.
@@ -137,7 +141,12 @@ def write_output(path: Path, sr: Tensor, info: ImageInfo) -> Path:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="srlab-upscale", description=__doc__.split("\n\n")[0])
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    p.add_argument("--ckpt", required=True, help="a checkpoint written by srlab-train")
+    p.add_argument(
+        "--ckpt", required=True,
+        help="a checkpoint written by srlab-train, or a published model file "
+        "(.pth, .pt, .safetensors, .mat, .caffemodel: its architecture is recognised)",
+    )
+    p.add_argument("--net", default=None, metavar="NAME", help="published model files: force this architecture (e.g. edsr, lapsrn)")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument(
@@ -162,7 +171,9 @@ def run(argv: list[str] | None = None) -> list[Path]:
     files = collect_inputs(args.inputs)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
-    model = load_model(args.ckpt, map_location=device)
+    model = load_model(args.ckpt, map_location=device, net=args.net)
+    if getattr(model, "release_info", None):  # a published model file: say what it was read as
+        print(f"{args.ckpt}: {model.release_info['name']}", file=sys.stderr)
     scale = model.scale if args.scale is None else args.scale
     if scale not in model.scales:
         served = ", ".join(f"x{s}" for s in model.scales)

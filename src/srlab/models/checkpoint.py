@@ -1,10 +1,21 @@
 """Reusing checkpoints: rebuild a model from a checkpoint alone, or initialise a new run's network
-from another run's weights (e.g. x2 weights for an x4 run)."""
+from another run's weights (e.g. x2 weights for an x4 run).
+
+Loading is safe: files are read with ``torch.load(weights_only=True)`` (plus the few plain data
+types of :func:`srlab.published.readers.checkpoint_safe_globals`), so a crafted file cannot run
+code when opened, and the network description a checkpoint carries may only name one of srlab's
+own networks (:func:`srlab.utils.check_spec`), checked before anything is built. The same entry
+points also take the published release files of :mod:`srlab.published` (``.pth``, ``.pt``,
+``.safetensors``, ``.mat``, ``.caffemodel``).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +23,92 @@ import torch
 from torch import nn
 
 from ..errors import SRLabError
-from ..utils import build_from_spec
+from ..utils import build_from_spec, check_spec
 from .sr_module import SRModule
 
-__all__ = ["read_checkpoint", "load_model", "load_net_weights", "net_state_dict"]
+__all__ = [
+    "read_checkpoint",
+    "load_model",
+    "load_net_weights",
+    "net_state_dict",
+    "is_release_file",
+    "safe_checkpoint_loading",
+    "safe_fit",
+]
+
+
+def is_release_file(path: str | os.PathLike) -> bool:
+    """A published model file (by its suffix, :data:`srlab.published.RELEASE_SUFFIXES`), not a
+    ``.ckpt`` of srlab-train."""
+    from ..published import RELEASE_SUFFIXES
+
+    return Path(path).suffix.lower() in RELEASE_SUFFIXES
+
+
+def _plain(obj: Any) -> Any:
+    """OmegaConf containers (old or API-built checkpoints) as plain dicts/lists."""
+    try:
+        from omegaconf import Container, OmegaConf
+    except ImportError:  # pragma: no cover - omegaconf is a dependency
+        return obj
+    if isinstance(obj, Container):
+        try:
+            return OmegaConf.to_container(obj, resolve=True)
+        except Exception:  # noqa: BLE001 - an interpolation that no longer resolves: keep it as text
+            return OmegaConf.to_container(obj, resolve=False)
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(v) for v in obj) if isinstance(obj, list) else tuple(_plain(v) for v in obj)
+    return obj
+
+
+def _check_specs(ckpt: dict[str, Any], path: Path) -> None:
+    """The generator's network description names an srlab network (nothing is built here:
+    resume and init_from never build it, but they must not pass a foreign one on). The
+    discriminator's description is never rebuilt from a checkpoint; :func:`build_from_spec`
+    refuses a foreign one if anything ever tries."""
+    meta = ckpt.get("srlab")
+    hp = ckpt.get("hyper_parameters")
+    found = []
+    if isinstance(meta, dict):
+        found.append(("srlab.net", meta.get("net")))
+    if isinstance(hp, dict):
+        found.append(("hyper_parameters.net_spec", hp.get("net_spec")))
+    for where, spec in found:
+        if spec:
+            check_spec(spec, f"{path}: the network description ({where})")
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint file on the CPU, with a clear error for a missing or foreign file."""
+    """Load an srlab/Lightning checkpoint on the CPU, safely and with a clear error for a missing,
+    corrupt, foreign or unsafe file.
+
+    The file is read with ``torch.load(weights_only=True)``; its hyper-parameters and srlab
+    metadata come back as plain containers, and every network description in it must name an
+    srlab network (checked, not built).
+
+    Raises:
+        SRLabError: one sentence naming the file's problem.
+    """
+    from ..published.readers import checkpoint_safe_globals, safe_torch_load
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise SRLabError(f"checkpoint not found: {path}")
-    try:
-        # srlab's own checkpoints hold plain Python/OmegaConf objects besides tensors
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise SRLabError(f"cannot read checkpoint {path}: {e}") from None
+    ckpt = safe_torch_load(path, "checkpoint", allow=checkpoint_safe_globals())
+    return _validated(ckpt, path)
+
+
+def _validated(ckpt: Any, path: Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise SRLabError(f"{path} is not a Lightning checkpoint (no state_dict)")
+    if not isinstance(ckpt["state_dict"], dict):
+        raise SRLabError(f"{path}: its state_dict is a {type(ckpt['state_dict']).__name__}, not a mapping of tensors")
+    for key in ("srlab", "hyper_parameters", "datamodule_hyper_parameters"):
+        if key in ckpt:
+            ckpt[key] = _plain(ckpt[key])
+    _check_specs(ckpt, path)
     return ckpt
 
 
@@ -38,37 +117,103 @@ def net_state_dict(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
     return {k[4:]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
 
 
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SRModule:
-    """Rebuild an :class:`SRModule` (network + protocol, no loss/optimizer) from a checkpoint,
-    in eval mode.
+def _release_or_checkpoint(path: Path, net: str | None) -> tuple[Any, dict[str, Any] | None]:
+    """``(release, None)`` for a release file, ``(None, checkpoint)`` for an srlab checkpoint
+    (also one saved under a ``.pt``/``.pth`` name)."""
+    if not is_release_file(path):
+        return None, read_checkpoint(path)
+    from ..published import load_release
+    from ..published.readers import TrainingCheckpoint
 
-    Example:
-        ``model = srlab.load_model("outputs/.../checkpoints/best.ckpt")``
-    """
-    ckpt = read_checkpoint(path)
+    try:
+        return load_release(path, net), None
+    except TrainingCheckpoint as found:
+        return None, _validated(found.checkpoint, path)
+
+
+def _module_from_checkpoint(ckpt: dict[str, Any], path: Path) -> SRModule:
     meta = ckpt.get("srlab") or {}
-    spec = meta.get("net")
+    spec = meta.get("net") if isinstance(meta, dict) else None
     if not spec:
         raise SRLabError(f"{path} has no srlab network description; was it written by srlab-train?")
-    net = build_from_spec(spec)
-    hp = ckpt.get("hyper_parameters", {})
+    cls = check_spec(spec, f"{path}: the network description")
+    try:
+        net = build_from_spec(spec)
+    except (TypeError, ValueError) as e:
+        raise SRLabError(f"{path}: cannot build {cls.__name__} from its network description: {e}") from None
+    hp = ckpt.get("hyper_parameters") or {}
     model = SRModule(
         net,
         net_spec=spec,
         crop_border=hp.get("crop_border"),
         metric_y_channel=hp.get("metric_y_channel", True),
     )
-    model.net.load_state_dict(net_state_dict(ckpt))
+    try:
+        model.net.load_state_dict(net_state_dict(ckpt))
+    except RuntimeError as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        raise SRLabError(
+            f"{path}: the weights do not fit its network {cls.__name__} ({lines[1] if len(lines) > 1 else lines[0]})"
+        ) from None
+    return model
+
+
+def _module_from_release(release: Any) -> SRModule:
+    """The paper's protocol for a published network: Y-channel metrics, border crop = scale."""
+    model = SRModule(release.net, net_spec=release.spec, crop_border=None, metric_y_channel=True)
+    model.release_info = {"name": release.name, "arch": release.arch, "notes": list(release.notes)}
+    return model
+
+
+def load_model(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu", net: str | None = None
+) -> SRModule:
+    """Rebuild an :class:`SRModule` (network + protocol, no loss/optimizer) from a checkpoint of
+    srlab-train or from a published release file, in eval mode.
+
+    Args:
+        path: an srlab ``.ckpt``, or a release (``.pth``, ``.pt``, ``.safetensors``, ``.mat``,
+            ``.caffemodel``; see :mod:`srlab.published`), whose architecture is recognised from
+            its tensors.
+        map_location: the device of the returned model.
+        net: for a release file, force one architecture (a name of
+            :func:`srlab.published.known_archs`) when the file is ambiguous; ignored for an srlab
+            checkpoint, which names its network itself.
+
+    Raises:
+        SRLabError: one sentence naming the file's problem (a :class:`srlab.published.ReleaseError`
+            for a release that no architecture recognises, naming what was found and tried).
+
+    Example:
+        ``model = srlab.load_model("outputs/.../checkpoints/best.ckpt")``
+    """
+    path = Path(path)
+    release, ckpt = _release_or_checkpoint(path, net)
+    model = _module_from_release(release) if release is not None else _module_from_checkpoint(ckpt, path)
     return model.to(map_location).eval()
 
 
-def load_net_weights(net: nn.Module, path: str | os.PathLike) -> tuple[list[str], list[str]]:
-    """Initialise ``net`` from the generator weights of a checkpoint, weights only.
+def load_net_weights(
+    net: nn.Module, path: str | os.PathLike, release_net: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Initialise ``net`` from the generator weights of a checkpoint or a release file, weights
+    only.
 
     Tensors whose name or shape does not match (e.g. the x2 upsampler tail in an x4 network)
     are skipped with a warning. Returns ``(loaded, skipped)`` names.
+
+    Args:
+        net: the network to initialise (in place).
+        path: an srlab ``.ckpt`` or a published release file (see :func:`load_model`); a release
+            is recognised and converted to its srlab network first, whose weights are copied.
+        release_net: for a release, force its architecture (``init_from_net=`` of srlab-train).
     """
-    source = net_state_dict(read_checkpoint(path))
+    path = Path(path)
+    release, ckpt = _release_or_checkpoint(path, release_net)
+    if release is not None:
+        source = {k: v.detach().clone() for k, v in release.net.state_dict().items()}
+    else:
+        source = net_state_dict(ckpt)
     if not source:
         raise SRLabError(f"{path} holds no generator weights (no 'net.*' tensors)")
     target = net.state_dict()
@@ -92,3 +237,46 @@ def load_net_weights(net: nn.Module, path: str | os.PathLike) -> tuple[list[str]
             stacklevel=2,
         )
     return loaded, skipped
+
+
+@contextlib.contextmanager
+def safe_checkpoint_loading() -> Iterator[None]:
+    """While active, ``torch.load(weights_only=True)`` also accepts the plain data types of
+    :func:`srlab.published.readers.checkpoint_safe_globals` (for Lightning's own loading)."""
+    from ..published.readers import allowing, checkpoint_safe_globals
+
+    with allowing(checkpoint_safe_globals()):
+        yield
+
+
+def safe_fit(trainer: Any, model: Any, datamodule: Any = None, ckpt_path: str | os.PathLike | None = None) -> None:
+    """``trainer.fit(model, datamodule=..., ckpt_path=...)``, resuming safely.
+
+    A resume checkpoint is first read with :func:`read_checkpoint` (weights only; network
+    descriptions checked), so a crafted file is refused with one sentence before Lightning sees
+    it; Lightning then loads it with ``weights_only=True`` too (explicitly, whatever its default).
+    """
+    if ckpt_path is not None:
+        p = Path(ckpt_path)
+        if is_release_file(p) and p.suffix.lower() not in (".pt", ".pth"):
+            raise SRLabError(
+                f"ckpt_path={p} is a published model file: resuming needs a checkpoint of srlab-train "
+                "(use init_from= to start a run from a release's weights)"
+            )
+        from ..published.readers import checkpoint_safe_globals, safe_torch_load
+
+        if not p.exists():
+            raise SRLabError(f"checkpoint not found: {p}")
+        ckpt = safe_torch_load(p, "checkpoint", allow=checkpoint_safe_globals())
+        if not (isinstance(ckpt, dict) and "state_dict" in ckpt and "optimizer_states" in ckpt and "loops" in ckpt):
+            raise SRLabError(
+                f"ckpt_path={p} is not a training checkpoint of srlab-train (no optimizer and loop "
+                "state to resume from); use init_from= to start a new run from its weights"
+            )
+        _validated(ckpt, p)  # its network description names an srlab network
+        del ckpt
+    kwargs: dict[str, Any] = {"datamodule": datamodule, "ckpt_path": ckpt_path}
+    if "weights_only" in inspect.signature(trainer.fit).parameters:
+        kwargs["weights_only"] = True
+    with safe_checkpoint_loading():
+        trainer.fit(model, **kwargs)
