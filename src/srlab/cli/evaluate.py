@@ -11,6 +11,10 @@ VDSR, ...) is evaluated at every scale it serves: one table row per set and scal
 W&B: config, protocol tags, model size, summary metrics ``test/<set>/psnr|ssim|psnr_bicubic``
 and a ``test/results`` table with one row per image (the SR picture for the first
 ``wandb_images`` of each set); ``logger=csv`` the same numbers without the table.
+
+``metrics=[psnr,ssim,niqe,lpips,dists]`` adds perceptual metrics per image and per set (model and
+bicubic; :mod:`srlab.metrics.quality`); their backbone weights are found (or fetched) before any
+work, :mod:`srlab.metrics.weights`.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from ..data.sources import (
     prepare_pair,
 )
 from ..errors import SRLabError
-from ..evaluation import evaluate_sets, results_markdown, write_results
+from ..evaluation import evaluate_sets, results_markdown, score_folders, write_results
 from ..macs import model_size
+from ..metrics.quality import ImageMetrics, quality_markdown
 from ..models.checkpoint import load_model
 from .common import CONF_DIR, report_user_errors
 from .dashboard import add_wandb_tags, finish_wandb, is_wandb, log_summary, protocol_tags
@@ -95,9 +100,46 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class _TiledModel:
+    """``model`` whose forward (and x8 self-ensemble) runs in overlapping tiles of ``tile`` LR
+    pixels (:func:`srlab.inference.sr_forward`, seam-free); every other attribute is the model's."""
+
+    def __init__(self, model: Any, tile: int) -> None:
+        self._model, self._tile = model, int(tile)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def _run(self, lr: torch.Tensor, scale: int | None, ensemble: bool) -> torch.Tensor:
+        from ..inference import DEFAULT_OVERLAP, sr_forward
+
+        overlap = min(DEFAULT_OVERLAP, (self._tile - 1) // 2)
+        return sr_forward(self._model, lr, scale, tile=self._tile, overlap=overlap, ensemble=ensemble)
+
+    def __call__(self, lr: torch.Tensor, scale: int | None = None) -> torch.Tensor:
+        return self._run(lr, scale, False)
+
+    def forward_x8(self, lr: torch.Tensor, scale: int | None = None) -> torch.Tensor:
+        return self._run(lr, scale, True)
+
+
+def _tiled(model: Any, tile: Any) -> Any:
+    """``tile=<LR pixels>`` of srlab-eval: the model run in tiles (``null``: whole images)."""
+    if tile is None:
+        return model
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
+        raise SRLabError(f"tile must be a positive number of LR pixels or null, got {tile!r}")
+    return _TiledModel(model, tile)
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Evaluate ``cfg.ckpt_path`` on ``cfg.test_sets``; returns the results dict."""
-    model = load_model(cfg.ckpt_path, map_location=_device(cfg.get("device", "auto")))
+    """Evaluate ``cfg.ckpt_path`` on ``cfg.test_sets``; returns the results dict.
+
+    With ``sr_dir`` set, scores released SR images instead (no model): :func:`score_released`.
+    """
+    if cfg.get("sr_dir"):
+        return score_released(cfg)
+    model = load_model(cfg.ckpt_path, map_location=_device(cfg.get("device", "auto")), net=cfg.get("net"))
     bench_root = str(cfg.get("benchmark_root") or "data/benchmark")
     specs = _test_specs(cfg.test_sets, bench_root)
     if not specs:
@@ -112,6 +154,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         n: {s: src.load(s) for s in scales} for n, src in sources.items()
     }
     out_dir = Path(cfg.paths.output_dir)
+    extra = _extra_metrics(cfg, model.device)  # NIQE/LPIPS/DISTS: weights found before any work
 
     from rich.progress import Progress
 
@@ -119,7 +162,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     with Progress(transient=True) as bar:
         task = bar.add_task("evaluating", total=total)
         results = evaluate_sets(
-            model,
+            _tiled(model, cfg.get("tile")),  # tile=<LR px>: large images within GPU memory
             {n: _Loaded(per_scale) for n, per_scale in sets.items()},
             out_dir=out_dir,
             crop_border=cfg.get("crop_border"),
@@ -128,6 +171,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             progress=lambda s, n: bar.update(task, advance=1, description=f"{s}/{n}"),
             scales=scales,
             self_ensemble=bool(cfg.get("self_ensemble", False)),
+            grey_files=str(cfg.get("grey_files", "grey")),
+            extra_metrics=extra,
         )
     results["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
     name = type(model.net).__name__
@@ -138,12 +183,66 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         print(f"srlab-eval: MACs not counted ({type(e).__name__}: {e})", file=sys.stderr)
         results["model_size"] = {"params": sum(p.numel() for p in model.net.parameters())}
     json_path, md_path = write_results(results, out_dir, name)
-    print(results_markdown(results, name))
+    print(results_markdown(results, name) + quality_markdown(results, per_image=False, model_name=name))
     print(f"metrics: {json_path}\ntable:   {md_path}")
     if cfg.get("save_images", True):
         print(f"pictures (LR-bicubic | SR | HR): {out_dir / 'compare'}")
     _log_to_dashboards(cfg, model, results, sets, out_dir)
     return results
+
+
+def score_released(cfg: DictConfig) -> dict[str, Any]:
+    """``srlab-eval sr_dir=<folder> scales=<s> [sr_name=RCAN]``: score SR images that others
+    published, under srlab's protocol and into the same metrics.json/metrics.md.
+
+    ``sr_dir`` may hold ``{set}`` and ``{scale}`` (required when scoring several sets or
+    scales; Hydra wants the value quoted: ``"sr_dir='RCAN_TestCode/SR/BI/RCAN/{set}/x{scale}'"``); SR files are paired with
+    the HR images of ``test_sets`` by name (:func:`srlab.evaluation.match_sr_files`: ``baby``
+    takes ``baby_x2_SR.png``, ``baby_SR.png``, ``baby.png``, ``baby_RCAN_x2.png``) and must be
+    the HR size or its mod-crop to the scale. No dashboard logging (there is no model).
+    """
+    bench_root = str(cfg.get("benchmark_root") or "data/benchmark")
+    specs = _test_specs(cfg.test_sets, bench_root)
+    if not specs:
+        raise SRLabError("test_sets is empty: name at least one set, e.g. test_sets=Set5")
+    scales = cfg.get("scales")
+    scales = [scales] if isinstance(scales, int) else list(scales or [])
+    if not scales:
+        raise SRLabError("sr_dir needs the scale of the SR images: add scales=2 (or scales=[2,3,4])")
+    sources = {n: build_test_source(n, s, bench_root) for n, s in specs.items()}
+    # default name: the last folder of sr_dir without a placeholder (.../RCAN/{set}/x{scale}: RCAN)
+    name = str(cfg.get("sr_name") or next((p for p in reversed(Path(str(cfg.sr_dir)).parts) if "{" not in p), "SR"))
+    results = score_folders(
+        sources,
+        str(cfg.sr_dir),
+        scales,
+        crop_border=cfg.get("crop_border"),
+        y_channel=cfg.get("y_channel", True),
+        grey_files=str(cfg.get("grey_files", "grey")),
+        sr_glob=str(cfg.get("sr_glob") or "*"),
+        extra_metrics=_extra_metrics(cfg, "cpu"),
+    )
+    results["network"] = name
+    results["sr_dir"] = str(cfg.sr_dir)
+    out_dir = Path(cfg.paths.output_dir)
+    json_path, md_path = write_results(results, out_dir, name)
+    print(results_markdown(results, name) + quality_markdown(results, per_image=False, model_name=name))
+    print(f"metrics: {json_path}\ntable:   {md_path}")
+    if cfg.get("logger"):
+        print("srlab-eval: sr_dir runs log to no dashboard (no model); metrics.json has the numbers", file=sys.stderr)
+    return results
+
+
+def _extra_metrics(cfg: DictConfig, device: Any) -> ImageMetrics | None:
+    """``metrics=[psnr,ssim,niqe,lpips,dists]`` -> the extra metrics (PSNR/SSIM always run);
+    ``metric_weights.<lpips_alex|lpips_vgg|dists>``: backbone files (default: torch hub cache,
+    downloaded when online)."""
+    names = cfg.get("metrics") or ["psnr", "ssim"]
+    names = [names] if isinstance(names, str) else list(names)
+    weights = cfg.get("metric_weights") or {}
+    weights = OmegaConf.to_container(weights, resolve=True) if OmegaConf.is_config(weights) else dict(weights)
+    extra = ImageMetrics(names, weights, lpips_net=str(cfg.get("lpips_net") or "alex"), device=device)
+    return extra or None
 
 
 def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
@@ -154,6 +253,9 @@ def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
         out[f"test/{key}/psnr"] = r["model"]["psnr"]
         out[f"test/{key}/ssim"] = r["model"]["ssim"]
         out[f"test/{key}/psnr_bicubic"] = r["bicubic"]["psnr"]
+        for m in ("niqe", "lpips", "dists"):  # metrics=[...,niqe,lpips]: test/<set>/niqe ...
+            if m in r["model"]:
+                out[f"test/{key}/{m}"] = r["model"][m]
         if "ensemble" in r:
             out[f"test/{key}/psnr_x8"] = r["ensemble"]["psnr"]
             out[f"test/{key}/ssim_x8"] = r["ensemble"]["ssim"]

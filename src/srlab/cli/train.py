@@ -13,8 +13,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import InterpolationToMissingValueError
 from pytorch_lightning.callbacks import LearningRateMonitor
 
+from ..callbacks.distributed import rank_failures
 from ..errors import SRLabError
-from ..models.checkpoint import load_net_weights
+from ..models.checkpoint import load_net_weights, safe_fit
 from ..speed import resolve_precision
 from .common import CONF_DIR, report_user_errors
 from .dashboard import add_wandb_tags, finish_wandb, log_summary, protocol_tags
@@ -42,7 +43,7 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
             "stage1_ckpt=<that run>/checkpoints/best.ckpt (or init_from=null to start from scratch)"
         ) from None
     if init_from:
-        loaded, skipped = load_net_weights(net, init_from)
+        loaded, skipped = load_net_weights(net, init_from, release_net=cfg.get("init_from_net"))
         log.info("initialised %d tensors from %s (%d skipped)", len(loaded), init_from, len(skipped))
     loss = instantiate(cfg.loss) if cfg.get("loss") else None
     net_spec = OmegaConf.to_container(cfg.model.net, resolve=True)
@@ -110,14 +111,18 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     for lg in loggers:
         lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), **run_info})
     log_summary(loggers, run_info)  # W&B: model size and protocol as run-table columns
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    # resume: the checkpoint is read safely (weights only, network description checked) first
+    # DDP: a failed rank ends every rank with one line naming it (srlab.callbacks.distributed)
+    with rank_failures(trainer):
+        safe_fit(trainer, model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     ckpt_cb = trainer.checkpoint_callback
     best = getattr(ckpt_cb, "best_model_path", "") if ckpt_cb is not None else ""
     if cfg.get("test"):
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        with rank_failures(trainer):
+            trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-    if best:
+    if best and trainer.is_global_zero:  # DDP: said once, not by every rank
         log.info("best checkpoint (val/psnr %.3f): %s", float(ckpt_cb.best_model_score or 0.0), best)
         print(f"best checkpoint: {best}")
     finish_wandb(loggers)  # the next run of an in-process multirun gets its own W&B run
@@ -129,7 +134,8 @@ def _allow_unused_heads_under_ddp(cfg: DictConfig, model: pl.LightningModule) ->
     """Multi-scale networks (MDSR, CARN, ...) use one scale's head and upsampler per step, so DDP
     must accept parameters without a gradient: ``trainer=ddp``/``ddp_cpu`` get
     ``find_unused_parameters`` for them (left alone when the config sets it)."""
-    if not getattr(model, "multi_scale", False):
+    # (and GANs: the generator's and the discriminator's steps each leave the other without gradients)
+    if not getattr(model, "ddp_find_unused_parameters", getattr(model, "multi_scale", False)):
         return
     strategy = cfg.trainer.get("strategy")
     with open_dict(cfg):

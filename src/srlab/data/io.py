@@ -17,6 +17,8 @@ from ..errors import SRLabError
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "GREY_MODES",
+    "is_grey_file",
     "list_images",
     "read_image",
     "to_float",
@@ -49,6 +51,36 @@ def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]
             + (" or its subfolders" if recursive else "")
         )
     return files
+
+
+#: PIL modes of one-channel files (8/16-bit, float, bilevel; ``LA``: grey with alpha). A
+#: palette (``P``) file is colour whatever its palette holds: the decision is the file's
+#: channel count, never its content.
+GREY_MODES = ("L", "LA", "1", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def is_grey_file(path: str | os.PathLike) -> bool:
+    """Whether the image file stores one (grey) channel: Set14's ``bridge.bmp``, say.
+
+    Only the header is read. The SR protocol scores such a file on its grey values, as the
+    MATLAB evaluation scripts behind the published tables do (``size(im, 3) == 1``); an RGB
+    file whose three channels happen to be equal is still colour (scored on Y). A path that is
+    not a readable image file (``skimage.data.camera``) counts as colour.
+
+    Example:
+        >>> import tempfile, pathlib, numpy as np
+        >>> from PIL import Image
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> Image.fromarray(np.zeros((4, 4), np.uint8)).save(d / "g.png")
+        >>> Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(d / "c.png")
+        >>> is_grey_file(d / "g.png"), is_grey_file(d / "c.png")
+        (True, False)
+    """
+    try:
+        with Image.open(path) as img:
+            return img.mode in GREY_MODES
+    except (OSError, ValueError, SyntaxError):
+        return False
 
 
 def _pil_to_rgb_array(img: Image.Image) -> np.ndarray:
