@@ -1,0 +1,679 @@
+"""MATLAB releases: the ``.mat`` reader (scipy.io, no MATLAB) and the recognisers of the
+MatConvNet / plain-MATLAB releases of the classic networks.
+
+Layouts :func:`read_mat` understands (``RawRelease.meta["layout"]``):
+
+- ``"dagnn"``: a MatConvNet DagNN saved with ``net = dag.saveobj()``: a struct ``net`` with
+  ``layers`` (name, type, inputs, outputs, params, block) and ``params`` (name, value). The
+  tensors are named by their param name (``level1_conv1_f``); ``meta["layers"]`` keeps the
+  layer list (types, connections and block options such as ``crop``/``upsample``/``leak``).
+- ``"simplenn"``: a MatConvNet SimpleNN ``net.layers`` cell of structs with ``weights``; the
+  tensors are named ``<layer>_f`` / ``<layer>_b`` (MatConvNet's own SimpleNN->DagNN names).
+- ``"plain"``: any other variables, flattened to names such as ``weights_conv1`` or
+  ``model.weight{3}`` (SRCNN's and caffe-vdsr's MATLAB releases).
+
+Every tensor is kept in the file's own layout (MATLAB order, trailing singleton dimensions
+dropped as MATLAB stores them); the recognisers convert: a MatConvNet filter ``(H, W, in, out)``
+(``(H, W, out, in)`` for ``ConvTranspose``, whose ``vl_nnconvt`` is the transpose of the
+correlation ``vl_nnconv``) becomes PyTorch's ``(out, in, H, W)`` (``(in, out, H, W)``) by
+``permute(3, 2, 0, 1)`` after re-adding the dropped singleton dimensions; nothing is flipped
+(MatConvNet and PyTorch both correlate).
+
+Recognised releases:
+
+- ``lapsrn``: LapSRN x2/x4/x8 (phoenix104104/LapSRN ``pretrained_models/LapSRN_x{2,4,8}.mat``):
+  depth per level (10, or 5 in ``LapSRN_x8.mat``) and the level order are read from the file
+  (its ``level<k>`` numbering runs from the last level, ``level1`` = the output level; the
+  order is taken from the image-branch graph).
+- ``mslapsrn``: MS-LapSRN D5R2/D5R5/D5R8 (same repository, ``MSLapSRN_D5R*.mat``): one set of
+  222,801 parameters shared by the x2/x4/x8 sub-networks; D and R are read from the graph.
+- ``srcnn``: SRCNN's MATLAB release (``weights_conv1``/``biases_conv1``... as in the authors'
+  ``SRCNN.m``: column-major ``k*k`` kernels, conv2 ``(n1, k2*k2, n2)``).
+- ``vdsr``: MATLAB VDSR cells ``model.weight{i}``/``model.bias{i}`` (huangzehao/caffe-vdsr
+  ``Test/VDSR_Official.mat``, run by ``vl_nnconv`` with pad 1) and 20-conv SimpleNN files.
+
+LapSRN/MS-LapSRN/VDSR/SRCNN take MATLAB's ``rgb2ycbcr`` Y of a double image, i.e. BT.601 Y in
+[16, 235]/255: the same as srlab's :func:`srlab.color.rgb_to_y`, so no range conversion is
+needed for them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .core import RawRelease, Release, ReleaseError, TensorLedger, recogniser
+
+__all__ = ["read_mat", "mat_filter", "ParamFiller"]
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _to_py(x: Any) -> Any:
+    """scipy.io's MATLAB values to Python: structs -> dict (struct arrays -> list of dicts),
+    cells -> list, char arrays -> str, numeric arrays kept (MATLAB shape)."""
+    if isinstance(x, np.ndarray):
+        if x.dtype.names:
+            items = [{k: _to_py(e[k]) for k in x.dtype.names} for e in x.flatten(order="F")]
+            return items[0] if x.size == 1 else items
+        if x.dtype.kind == "O":
+            return [_to_py(e) for e in x.flatten(order="F")]
+        if x.dtype.kind == "U":
+            return "".join(x.flatten(order="F").tolist()) if x.size else ""
+    return x
+
+
+def _as_list(x: Any) -> list:
+    if x is None:
+        return []
+    if isinstance(x, list):
+        return x
+    if isinstance(x, (str, dict)):
+        return [x]
+    if isinstance(x, np.ndarray) and x.size == 0:
+        return []
+    return [x]
+
+
+def _is_numeric(x: Any) -> bool:
+    return isinstance(x, np.ndarray) and x.dtype.kind in "fiub" and x.size > 0
+
+
+def _tensor(x: np.ndarray) -> Tensor:
+    return torch.from_numpy(np.array(x, dtype=np.float32, order="C"))
+
+
+def _block_value(block: Any, key: str) -> Any:
+    v = block.get(key) if isinstance(block, dict) else None
+    if isinstance(v, np.ndarray):
+        return [float(a) for a in v.flatten(order="F")]
+    return v
+
+
+def read_mat(path: str | os.PathLike) -> RawRelease:
+    """Read a MATLAB ``.mat`` release (v5/v7 files; scipy.io) into a :class:`RawRelease`."""
+    p = str(path)
+    try:
+        import scipy.io
+    except ImportError:  # pragma: no cover - scipy is a core dependency
+        raise ReleaseError("reading MATLAB .mat releases needs scipy (pip install scipy)") from None
+    try:
+        mat = scipy.io.loadmat(p, squeeze_me=False, struct_as_record=True)
+    except NotImplementedError:
+        raise ReleaseError(
+            f"{p}: MATLAB v7.3 (HDF5) .mat files are not supported; re-save it in MATLAB with save(name, '-v7')"
+        ) from None
+    except Exception as e:  # scipy raises ValueError/TypeError/OSError/MatReadError on bad bytes
+        raise ReleaseError(
+            f"{p}: not a readable MATLAB .mat file ({type(e).__name__}: {str(e).strip() or 'truncated'})"
+        ) from None
+    variables = {k: _to_py(v) for k, v in mat.items() if not k.startswith("__")}
+    net = variables.get("net")
+    if isinstance(net, dict) and isinstance(net.get("layers"), (list, dict)) and "params" in net:
+        return _read_dagnn(p, net)
+    if isinstance(net, dict) and "layers" in net:
+        return _read_simplenn(p, net["layers"])
+    if "layers" in variables and not isinstance(variables["layers"], np.ndarray):
+        return _read_simplenn(p, variables["layers"])
+    return _read_plain(p, variables)
+
+
+def _read_dagnn(path: str, net: dict) -> RawRelease:
+    tensors: dict[str, Tensor] = {}
+    for prm in _as_list(net["params"]):
+        if not isinstance(prm, dict) or not isinstance(prm.get("name"), str):
+            raise ReleaseError(f"{path}: a MatConvNet DagNN param has no name")
+        value = prm.get("value")
+        if not _is_numeric(value):
+            raise ReleaseError(
+                f"{path}: MatConvNet DagNN param {prm['name']!r} holds no numeric value"
+            )
+        tensors[prm["name"]] = _tensor(value)
+    layers = []
+    for lay in _as_list(net["layers"]):
+        if not isinstance(lay, dict) or not isinstance(lay.get("name"), str):
+            raise ReleaseError(f"{path}: a MatConvNet DagNN layer has no name")
+        layers.append(
+            {
+                "name": lay["name"],
+                "type": lay.get("type") if isinstance(lay.get("type"), str) else "",
+                "inputs": [s for s in _as_list(lay.get("inputs")) if isinstance(s, str)],
+                "outputs": [s for s in _as_list(lay.get("outputs")) if isinstance(s, str)],
+                "params": [s for s in _as_list(lay.get("params")) if isinstance(s, str)],
+                "block": lay.get("block") if isinstance(lay.get("block"), dict) else {},
+            }
+        )
+    return RawRelease(path, "matconvnet", tensors, {"layout": "dagnn", "layers": layers})
+
+
+def _read_simplenn(path: str, layers_in: Any) -> RawRelease:
+    tensors: dict[str, Tensor] = {}
+    layers = []
+    for i, lay in enumerate(_as_list(layers_in)):
+        if not isinstance(lay, dict):
+            raise ReleaseError(f"{path}: MatConvNet SimpleNN layer {i + 1} is not a struct")
+        name = (
+            lay.get("name")
+            if isinstance(lay.get("name"), str) and lay.get("name")
+            else f"layer{i + 1}"
+        )
+        params = []
+        weights = [w for w in _as_list(lay.get("weights")) if _is_numeric(w)]
+        for suffix, w in zip(("f", "b"), weights):
+            tensors[f"{name}_{suffix}"] = _tensor(w)
+            params.append(f"{name}_{suffix}")
+        block = {k: v for k, v in lay.items() if k not in ("weights", "name", "type")}
+        layers.append({"name": name, "type": lay.get("type", ""), "params": params, "block": block})
+    return RawRelease(path, "matconvnet", tensors, {"layout": "simplenn", "layers": layers})
+
+
+def _read_plain(path: str, variables: dict[str, Any]) -> RawRelease:
+    tensors: dict[str, Tensor] = {}
+
+    def walk(name: str, v: Any) -> None:
+        if _is_numeric(v):
+            tensors[name] = _tensor(v)
+        elif isinstance(v, dict):
+            for k, sub in v.items():
+                walk(f"{name}.{k}", sub)
+        elif isinstance(v, list):
+            for i, sub in enumerate(v):
+                walk(f"{name}{{{i + 1}}}", sub)
+
+    for k, v in variables.items():
+        walk(k, v)
+    if not tensors:
+        raise ReleaseError(f"{path}: the .mat file holds no numeric arrays")
+    return RawRelease(path, "matconvnet", tensors, {"layout": "plain"})
+
+
+# ----------------------------------------------------------------------------- conversions
+
+
+def mat_filter(t: Tensor) -> Tensor:
+    """MatConvNet filter ``(H, W, a, b)`` (trailing singletons possibly dropped) -> ``(b, a, H, W)``:
+    PyTorch's ``Conv2d`` weight ``(out, in, H, W)`` for a conv filter ``(H, W, in, out)`` and
+    ``ConvTranspose2d`` weight ``(in, out, H, W)`` for a ``vl_nnconvt`` filter ``(H, W, out, in)``."""
+    if t.dim() > 4:
+        raise ValueError(f"a MatConvNet filter has at most 4 dimensions, got {tuple(t.shape)}")
+    while t.dim() < 4:
+        t = t.unsqueeze(-1)
+    return t.permute(3, 2, 0, 1).contiguous()
+
+
+def mat_dims(t: Tensor) -> tuple[int, int, int, int]:
+    """The 4 MATLAB dimensions of a filter whose trailing singletons MATLAB dropped."""
+    shape = tuple(t.shape) + (1,) * (4 - t.dim())
+    return shape  # type: ignore[return-value]
+
+
+class ParamFiller:
+    """Copies release tensors into an srlab network's parameters and proves, at
+    :meth:`finish`, that every parameter of the network received one (the ledger proves the
+    converse: every tensor of the file was used)."""
+
+    def __init__(self, net: nn.Module, path: str) -> None:
+        self.net, self.path = net, path
+        self._names = {id(p): n for n, p in net.named_parameters()}
+        self._done: set[int] = set()
+
+    def set(self, param: Tensor, value: Tensor, what: str) -> None:
+        if tuple(param.shape) != tuple(value.shape):
+            raise ReleaseError(
+                f"{self.path}: {what} has shape {tuple(value.shape)} after conversion where srlab's "
+                f"{type(self.net).__name__} needs {tuple(param.shape)}"
+            )
+        with torch.no_grad():
+            param.copy_(value.to(param.dtype))
+        self._done.add(id(param))
+
+    def conv(self, module: nn.Module, weight: Tensor, bias: Tensor | None, what: str) -> None:
+        self.set(module.weight, weight, f"{what} weight")
+        if bias is not None:
+            if module.bias is None:
+                raise ReleaseError(f"{self.path}: {what} has a bias the srlab layer does not have")
+            self.set(module.bias, bias.reshape(-1), f"{what} bias")
+
+    def finish(self) -> nn.Module:
+        missing = [n for i, n in self._names.items() if i not in self._done]
+        if missing:
+            raise ReleaseError(
+                f"{self.path}: the file gives no value for {len(missing)} parameter(s) of srlab's "
+                f"{type(self.net).__name__} ({', '.join(missing[:4])}{'...' if len(missing) > 4 else ''})"
+            )
+        return self.net.eval()
+
+
+def convs(module: nn.Module) -> list[nn.Conv2d]:
+    """The ``Conv2d`` layers of ``module`` in definition order (transposed convs excluded)."""
+    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+
+
+def deconvs(module: nn.Module) -> list[nn.ConvTranspose2d]:
+    return [m for m in module.modules() if isinstance(m, nn.ConvTranspose2d)]
+
+
+def _layer_map(raw: RawRelease) -> dict[str, dict]:
+    return {lay["name"]: lay for lay in raw.meta.get("layers", [])}
+
+
+def _check_blocks(
+    raw: RawRelease, arch: str, rules: Iterable[tuple[str, str, str, list[float]]]
+) -> None:
+    """Refuse a graph whose layer options srlab's network does not implement.
+    ``rules``: (layer-name regex, layer type, block key, expected value)."""
+    rules = list(rules)
+    for lay in raw.meta.get("layers", []):
+        for pattern, typ, key, want in rules:
+            if lay["type"] == typ and re.search(pattern, lay["name"]):
+                got = _block_value(lay["block"], key)
+                if got is None:
+                    continue
+                if len(got) != len(want) or any(abs(a - b) > 1e-6 for a, b in zip(got, want)):
+                    raise ReleaseError(
+                        f"{raw.path}: layer {lay['name']!r} has {key} {got} where srlab's {arch} needs {want}"
+                    )
+
+
+# ----------------------------------------------------------------------------- LapSRN
+
+
+_LAP_CONV = re.compile(r"^level(\d+)_conv(\d+)_f$")
+_LAP_RULES = [
+    (r"relu", "dagnn.ReLU", "leak", [0.2]),
+    (r"upconv$", "dagnn.ConvTranspose", "crop", [0, 1, 0, 1]),
+    (r"upconv$", "dagnn.ConvTranspose", "upsample", [2, 2]),
+    (r"img_up$", "dagnn.ConvTranspose", "crop", [1, 1, 1, 1]),
+    (r"img_up$", "dagnn.ConvTranspose", "upsample", [2, 2]),
+    (r"(conv\d*|residual)$", "dagnn.Conv", "pad", [1, 1, 1, 1]),
+    (r"(conv\d*|residual)$", "dagnn.Conv", "stride", [1, 1]),
+]
+
+
+def _lapsrn_order(raw: RawRelease, levels: list[int]) -> list[int]:
+    """Level numbers from the first (x2) to the last pyramid level, from the image branch of
+    the DagNN graph (``level<k>_img_up`` takes the LR image, or the previous level's output)."""
+    layers = _layer_map(raw)
+    if not layers:  # no graph: the official numbering (level1 = the output level)
+        return sorted(levels, reverse=True)
+    feeds: dict[str, int] = {}
+    first = None
+    for k in levels:
+        lay = layers.get(f"level{k}_img_up")
+        if lay is None or len(lay["inputs"]) != 1:
+            raise ReleaseError(
+                f"{raw.path}: LapSRN layer 'level{k}_img_up' is missing or malformed"
+            )
+        src = lay["inputs"][0]
+        m = re.fullmatch(r"level(\d+)_output", src)
+        if m:
+            feeds[src] = k
+        elif first is None:
+            first = k
+        else:
+            raise ReleaseError(f"{raw.path}: two LapSRN levels take the LR image ({first} and {k})")
+    if first is None:
+        raise ReleaseError(f"{raw.path}: no LapSRN level takes the LR image")
+    order = [first]
+    while len(order) < len(levels):
+        nxt = feeds.get(f"level{order[-1]}_output")
+        if nxt is None:
+            raise ReleaseError(f"{raw.path}: the LapSRN pyramid is broken after level{order[-1]}")
+        order.append(nxt)
+    return order
+
+
+@recogniser("lapsrn", formats=("matconvnet",))
+def lapsrn_matconvnet(raw: RawRelease) -> Release | None:
+    """LapSRN (CVPR 2017) MatConvNet DagNN release."""
+    t = raw.tensors
+    if "input_conv_f" not in t or not any(_LAP_CONV.match(k) for k in t):
+        return None
+    levels = sorted({int(m.group(1)) for k in t if (m := _LAP_CONV.match(k))})
+    if levels != list(range(1, len(levels) + 1)) or len(levels) > 3:
+        raise ReleaseError(f"{raw.path}: LapSRN pyramid levels {levels} are not 1..L with L <= 3")
+    depths = {
+        k: len([1 for n in t if (m := _LAP_CONV.match(n)) and int(m.group(1)) == k]) for k in levels
+    }
+    depth = depths[levels[0]]
+    if any(d != depth for d in depths.values()):
+        raise ReleaseError(
+            f"{raw.path}: LapSRN levels have different depths {sorted(depths.values())}"
+        )
+    _check_blocks(raw, "LapSRN", _LAP_RULES)
+    order = _lapsrn_order(raw, levels)
+    first = mat_dims(t["input_conv_f"])
+    in_ch, num_feat = first[2], first[3]
+    scale = 2 ** len(levels)
+
+    from ..archs.lapsrn import LapSRN
+
+    net = LapSRN(scale=scale, in_channels=in_ch, num_feat=num_feat, depth=depth)
+    led, fill = TensorLedger(raw), ParamFiller(net, raw.path)
+
+    def conv(module: nn.Module, prefix: str, fname: str | None = None, bias: bool = True) -> None:
+        f = led.take(fname or f"{prefix}_f")
+        b = led.take(f"{prefix}_b") if bias else None
+        fill.conv(module, mat_filter(f), b, prefix)
+
+    conv(convs(net.conv_in)[0], "input_conv")
+    for i, k in enumerate(order):
+        level_convs = convs(net.feature_levels[i])
+        for j in range(depth):
+            conv(level_convs[j], f"level{k}_conv{j + 1}")
+        conv(deconvs(net.feature_levels[i])[0], f"level{k}_upconv")
+        conv(convs(net.residual_levels[i])[0], f"level{k}_residual_conv")
+        conv(
+            deconvs(net.image_levels[i])[0]
+            if deconvs(net.image_levels[i])
+            else net.image_levels[i],
+            f"level{k}_img_up",
+            bias=False,
+        )
+    led.finish()
+    fill.finish()
+    return Release(
+        net=net,
+        spec={
+            "_target_": "srlab.archs.lapsrn.LapSRN",
+            "scale": scale,
+            "in_channels": in_ch,
+            "num_feat": num_feat,
+            "depth": depth,
+        },
+        name=f"LapSRN x{scale} (MatConvNet DagNN release, {len(levels)} levels of depth {depth})",
+        arch="lapsrn",
+        notes=[
+            "MatConvNet filters permuted (H, W, in, out) -> (out, in, H, W)",
+            f"file levels {[f'level{k}' for k in order]} taken as pyramid levels 1..{len(order)} (x2 first)",
+        ],
+    )
+
+
+# ----------------------------------------------------------------------------- MS-LapSRN
+
+
+_MS_PREFIX = re.compile(r"^x(\d+)SR_")
+_MS_REC = re.compile(r"^x(\d+)SR_level1_R(\d+)_conv1$")
+_MS_RULES = [
+    (r"relu", "dagnn.ReLU", "leak", [0.2]),
+    (r"upconv$", "dagnn.ConvTranspose", "crop", [0, 1, 0, 1]),
+    (r"upconv$", "dagnn.ConvTranspose", "upsample", [2, 2]),
+    (r"img_up$", "dagnn.ConvTranspose", "crop", [1, 1, 1, 1]),
+    (r"img_up$", "dagnn.ConvTranspose", "upsample", [2, 2]),
+    (r"(conv\d*|residual)$", "dagnn.Conv", "pad", [1, 1, 1, 1]),
+    (r"(conv\d*|residual)$", "dagnn.Conv", "stride", [1, 1]),
+]
+
+
+@recogniser("mslapsrn", formats=("matconvnet",))
+def mslapsrn_matconvnet(raw: RawRelease) -> Release | None:
+    """MS-LapSRN (TPAMI 2018) MatConvNet DagNN release: D and R read from the graph."""
+    t = raw.tensors
+    if not {"input_conv_f", "conv1_f", "upconv_f", "img_up_f", "residual_conv_f"} <= set(t):
+        return None
+    layers = raw.meta.get("layers", [])
+    if not layers:
+        raise ReleaseError(
+            f"{raw.path}: MS-LapSRN weights without the DagNN layer list: the recursion count R cannot be known"
+        )
+    depth = len([k for k in t if re.fullmatch(r"conv\d+_f", k)])
+    if sorted(t) != sorted(
+        [
+            "input_conv_f",
+            "input_conv_b",
+            "upconv_f",
+            "upconv_b",
+            "img_up_f",
+            "residual_conv_f",
+            "residual_conv_b",
+        ]
+        + [f"conv{j}_{s}" for j in range(1, depth + 1) for s in "fb"]
+    ):
+        extra = sorted(
+            set(t)
+            - {
+                "input_conv_f",
+                "input_conv_b",
+                "upconv_f",
+                "upconv_b",
+                "img_up_f",
+                "residual_conv_f",
+                "residual_conv_b",
+            }
+            - {f"conv{j}_{s}" for j in range(1, depth + 1) for s in "fb"}
+        )
+        missing = sorted({f"conv{j}_{s}" for j in range(1, depth + 1) for s in "fb"} - set(t))
+        raise ReleaseError(
+            f"{raw.path}: MS-LapSRN params do not match conv1..conv{depth} (extra {extra[:4]}, missing {missing[:4]})"
+        )
+    scales = sorted({int(m.group(1)) for lay in layers if (m := _MS_PREFIX.match(lay["name"]))})
+    if not scales or any(s not in (2, 4, 8) for s in scales):
+        raise ReleaseError(f"{raw.path}: MS-LapSRN sub-networks x{scales} are not among x2, x4, x8")
+    top = scales[-1]
+    recs = [
+        int(m.group(2))
+        for lay in layers
+        if (m := _MS_REC.match(lay["name"])) and int(m.group(1)) == top
+    ]
+    if not recs:
+        raise ReleaseError(
+            f"{raw.path}: MS-LapSRN graph has no 'x{top}SR_level1_R<r>_conv1' layers"
+        )
+    recursions = max(recs)
+    # the shared-source skip: every recursion adds the level's input features
+    lm = _layer_map(raw)
+    skip = lm.get(f"x{top}SR_level1_R1_output")
+    if skip is None or f"x{top}SR_input_conv" not in skip["inputs"]:
+        raise ReleaseError(
+            f"{raw.path}: MS-LapSRN recursion output 'x{top}SR_level1_R1_output' does not add the level input"
+        )
+    _check_blocks(raw, "MSLapSRN", _MS_RULES)
+    first = mat_dims(t["input_conv_f"])
+    in_ch, num_feat = first[2], first[3]
+
+    from ..archs.lapsrn import MSLapSRN
+
+    net = MSLapSRN(
+        scale=scales, in_channels=in_ch, num_feat=num_feat, depth=depth, recursions=recursions
+    )
+    led, fill = TensorLedger(raw), ParamFiller(net, raw.path)
+
+    def conv(module: nn.Module, prefix: str, bias: bool = True) -> None:
+        f = led.take(f"{prefix}_f")
+        b = led.take(f"{prefix}_b") if bias else None
+        fill.conv(module, mat_filter(f), b, prefix)
+
+    conv(convs(net.conv_in)[0] if convs(net.conv_in) else net.conv_in, "input_conv")
+    block = convs(net.block)
+    if len(block) != depth:
+        raise ReleaseError(
+            f"{raw.path}: srlab's MSLapSRN block has {len(block)} convs, the file {depth}"
+        )
+    for j in range(depth):
+        conv(block[j], f"conv{j + 1}")
+    conv(deconvs(net.feature_upsample)[0], "upconv")
+    conv(convs(net.residual)[0], "residual_conv")
+    conv(
+        deconvs(net.image_upsample)[0] if deconvs(net.image_upsample) else net.image_upsample,
+        "img_up",
+        bias=False,
+    )
+    led.finish()
+    fill.finish()
+    n = sum(int(v.numel()) for v in raw.tensors.values())
+    return Release(
+        net=net,
+        spec={
+            "_target_": "srlab.archs.lapsrn.MSLapSRN",
+            "scale": scales,
+            "in_channels": in_ch,
+            "num_feat": num_feat,
+            "depth": depth,
+            "recursions": recursions,
+        },
+        name=f"MS-LapSRN D{depth}R{recursions} x{'/x'.join(map(str, scales))} (MatConvNet DagNN release, {n:,} parameters)",
+        arch="mslapsrn",
+        notes=[
+            "MatConvNet filters permuted (H, W, in, out) -> (out, in, H, W)",
+            "one weight set shared by all scales and levels",
+        ],
+    )
+
+
+# ----------------------------------------------------------------------------- SRCNN (plain MATLAB)
+
+
+@recogniser("srcnn", formats=("matconvnet",))
+def srcnn_matlab(raw: RawRelease) -> Release | None:
+    """SRCNN's MATLAB release (``weights_conv1``..3, ``biases_conv1``..3; authors' ``SRCNN.m``).
+
+    ``SRCNN.m`` filters with ``imfilter(..., 'same', 'replicate')`` (correlation, replicated
+    borders); the kernels are MATLAB column-major reshapes: conv1 ``reshape(w1(:, i), k, k)``,
+    conv2 ``reshape(w2(j, :, i), k, k)``, conv3 ``reshape(w3(i, :), k, k)``. srlab's SRCNN pads
+    with zeros ("same"), which changes only the outermost ``k // 2`` pixels' receptive fields.
+    """
+    names = {f"{w}_conv{i}" for w in ("weights", "biases") for i in (1, 2, 3)}
+    if not names <= set(raw.tensors):
+        return None
+    led = TensorLedger(raw)
+    w1, w2, w3 = (led.take(f"weights_conv{i}") for i in (1, 2, 3))
+    b1, b2, b3 = (led.take(f"biases_conv{i}").reshape(-1) for i in (1, 2, 3))
+    try:
+        k1 = math.isqrt(w1.shape[0])
+        n1 = w1.shape[1] if w1.dim() == 2 else 1
+        if w2.dim() == 2:  # (n1, n2) : 1x1 kernels, MATLAB dropped nothing but the middle is absent
+            w2 = w2.unsqueeze(1)
+        c2, kk2, n2 = w2.shape
+        k2 = math.isqrt(kk2)
+        c3, kk3 = w3.shape if w3.dim() == 2 else (w3.shape[0], 1)
+        k3 = math.isqrt(kk3)
+        ok = k1 * k1 == w1.shape[0] and k2 * k2 == kk2 and k3 * k3 == kk3 and c2 == n1 and c3 == n2
+    except (ValueError, IndexError):
+        ok = False
+    if not ok:
+        raise ReleaseError(
+            f"{raw.path}: SRCNN weights have inconsistent shapes {[tuple(x.shape) for x in (w1, w2, w3)]}"
+        )
+    # column-major k x k kernels: K[r, c] = v[r + k c]  ->  v.reshape(k, k).T in row-major terms
+    conv1 = w1.reshape(k1, k1, n1).permute(2, 1, 0).unsqueeze(1)  # (n1, 1, k, k)
+    conv2 = w2.reshape(c2, k2, k2, n2).permute(3, 0, 2, 1)  # (n2, n1, k, k)
+    conv3 = w3.reshape(c3, k3, k3).permute(0, 2, 1).unsqueeze(0)  # (1, n2, k, k)
+    led.finish()
+
+    from ..archs.srcnn import SRCNN
+
+    kwargs = {
+        "in_channels": 1,
+        "kernel_sizes": [k1, k2, k3],
+        "channels": [n1, n2],
+        "padding": "same",
+    }
+    try:
+        net = SRCNN(**kwargs)
+    except TypeError as e:
+        raise ReleaseError(
+            f"{raw.path}: srlab's SRCNN does not take {sorted(kwargs)} ({e})"
+        ) from None
+    fill = ParamFiller(net, raw.path)
+    c = convs(net)
+    fill.conv(c[0], conv1, b1, "conv1")
+    fill.conv(c[1], conv2, b2, "conv2")
+    fill.conv(c[2], conv3, b3, "conv3")
+    fill.finish()
+    spec = {"_target_": "srlab.archs.srcnn.SRCNN", **kwargs}
+    return Release(
+        net=net,
+        spec=spec,
+        name=f"SRCNN {k1}-{k2}-{k3} (MATLAB release)",
+        arch="srcnn",
+        notes=[
+            "MATLAB column-major kernels transposed",
+            "authors' imfilter uses replicate borders; srlab pads with zeros",
+        ],
+    )
+
+
+# ----------------------------------------------------------------------------- VDSR (MATLAB cells)
+
+
+_VDSR_W = re.compile(r"^(.*)weight\{(\d+)\}$")
+
+
+@recogniser("vdsr", formats=("matconvnet",))
+def vdsr_matlab(raw: RawRelease) -> Release | None:
+    """VDSR as MATLAB cells ``model.weight{i}``/``model.bias{i}`` run by ``vl_nnconv(.., 'Pad', 1)``
+    with ReLU between (caffe-vdsr's ``VDSR_Matconvnet.m``), or a SimpleNN of conv/relu layers
+    ending in a conv (plus the global residual of VDSR's test code)."""
+    t = raw.tensors
+    if raw.meta.get("layout") == "simplenn":
+        lays = raw.meta["layers"]
+        if not lays or not all(lay["type"] in ("conv", "relu") for lay in lays):
+            return None
+        conv_layers = [lay for lay in lays if lay["type"] == "conv"]
+        for lay in conv_layers:
+            pad, stride = _block_value(lay["block"], "pad"), _block_value(lay["block"], "stride")
+            if (pad is not None and set(pad) != {1.0}) or (
+                stride is not None and set(stride) != {1.0}
+            ):
+                raise ReleaseError(
+                    f"{raw.path}: SimpleNN conv {lay['name']!r} has pad {pad} stride {stride}, VDSR needs 1 and 1"
+                )
+        pairs = [(f"{lay['name']}_f", f"{lay['name']}_b") for lay in conv_layers]
+    elif raw.meta.get("layout") == "plain":
+        found = {int(m.group(2)): m.group(1) for k in t if (m := _VDSR_W.match(k))}
+        if not found or len(set(found.values())) != 1:
+            return None
+        prefix = next(iter(found.values()))
+        n = len(found)
+        if sorted(found) != list(range(1, n + 1)):
+            raise ReleaseError(f"{raw.path}: VDSR cells weight{{1..{n}}} have gaps")
+        pairs = [(f"{prefix}weight{{{i}}}", f"{prefix}bias{{{i}}}") for i in range(1, n + 1)]
+    else:
+        return None
+    if len(pairs) < 3:
+        return None
+    led = TensorLedger(raw)
+    ws = [mat_filter(led.take(f)) for f, _ in pairs]
+    bs = [led.take(b) if led.has(b) else None for _, b in pairs]
+    led.finish()
+    in_ch, num_feat = ws[0].shape[1], ws[0].shape[0]
+    if ws[-1].shape[0] != in_ch or any(w.shape[-1] != 3 or w.shape[-2] != 3 for w in ws):
+        raise ReleaseError(
+            f"{raw.path}: VDSR layers are not 3x3 convolutions {in_ch}->...->{in_ch}"
+        )
+
+    from ..archs.vdsr import VDSR
+
+    net = VDSR(scale=[2, 3, 4], in_channels=in_ch, num_feat=num_feat, num_layers=len(ws))
+    fill = ParamFiller(net, raw.path)
+    c = convs(net)
+    if len(c) != len(ws):
+        raise ReleaseError(
+            f"{raw.path}: srlab's VDSR has {len(c)} convolutions, the file {len(ws)}"
+        )
+    for i, (m, w, b) in enumerate(zip(c, ws, bs)):
+        fill.conv(m, w, b, f"conv{i + 1}")
+    fill.finish()
+    return Release(
+        net=net,
+        spec={
+            "_target_": "srlab.archs.vdsr.VDSR",
+            "scale": [2, 3, 4],
+            "in_channels": in_ch,
+            "num_feat": num_feat,
+            "num_layers": len(ws),
+        },
+        name=f"VDSR {len(ws)} layers (MATLAB release, {Path(raw.path).name})",
+        arch="vdsr",
+        notes=["MatConvNet filters permuted (H, W, in, out) -> (out, in, H, W)"],
+    )
