@@ -41,6 +41,19 @@ def _page(browser):
     return page, dialogs
 
 
+def _wait_js(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is true. Not ``page.wait_for_function``: its
+    polling evaluates a string in the page, which the app's CSP (no 'unsafe-eval') refuses
+    whenever the condition is not already true at the first check."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(50)
+
+
 def _sign_in(page, url, code):
     page.goto(url + "/")
     page.fill("#code", code)
@@ -60,13 +73,14 @@ def test_rate_study_in_chromium(live_server, study_db, tmp_path):
             # the image loads; the reference toggle swaps it and back (same size: mod-cropped)
             assert page.evaluate("document.getElementById('shown').naturalWidth") == 24
             page.click("#toggle")
-            page.wait_for_function(
+            _wait_js(
+                page,
                 "(() => { const i = document.getElementById('shown'); return "
                 "i.src.endsWith('/reference/1') && i.complete && i.naturalWidth === 24; })()"
             )
             assert page.inner_text("#which") == "showing: reference"
             page.keyboard.press("r")
-            page.wait_for_function("document.getElementById('shown').src.endsWith('/image/1')")
+            _wait_js(page, "document.getElementById('shown').src.endsWith('/image/1')")
 
             # five votes: clicks (one a double click) and keys
             for k in range(1, 6):
