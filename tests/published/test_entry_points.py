@@ -236,3 +236,21 @@ def test_resume_of_a_normal_run_still_works(tiny_run, tmp_path):
     steps = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
     metrics, objects = train(compose_at(tmp_path / "resumed", [*TRAIN_TINY, "trainer.max_epochs=2", f"ckpt_path={last}"]))
     assert objects["trainer"].global_step == 2 * steps and objects["trainer"].current_epoch == 2
+
+
+def test_checkpoints_hold_plain_containers_even_with_an_omegaconf_net_spec(tmp_path):
+    """SRModule.on_save_checkpoint turns an API-built OmegaConf net_spec into plain containers, so
+    the file loads with weights_only=True and no allow-list at all."""
+    from omegaconf import OmegaConf
+
+    from srlab.models import SRModule
+    from srlab.utils import build_from_spec
+
+    spec = OmegaConf.create({"_target_": "srlab.archs.ESPCN", "scale": 2, "in_channels": 1, "num_feat": 8})
+    model = SRModule(build_from_spec(spec), net_spec=spec)
+    ckpt = {"state_dict": model.state_dict(), "hyper_parameters": {**model.hparams, "net_spec": spec}}
+    model.on_save_checkpoint(ckpt)
+    torch.save(ckpt, tmp_path / "plain.ckpt")
+    loaded = torch.load(tmp_path / "plain.ckpt", map_location="cpu", weights_only=True)  # no allow-list
+    assert type(loaded["hyper_parameters"]["net_spec"]) is dict and type(loaded["srlab"]["net"]) is dict
+    assert same_output(load_model(tmp_path / "plain.ckpt").net, model.net)

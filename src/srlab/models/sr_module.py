@@ -389,10 +389,16 @@ class SRModule(pl.LightningModule):
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         from .. import __version__
+        from .checkpoint import _plain  # (lazy: checkpoint imports this module)
+
+        # plain containers only (no OmegaConf objects from an API-built net_spec), so that the file
+        # loads with torch.load(weights_only=True) and no allow-list
+        if "hyper_parameters" in checkpoint:
+            checkpoint["hyper_parameters"] = _plain(checkpoint["hyper_parameters"])
 
         checkpoint["srlab"] = {
             "version": __version__,
-            "net": self.net_spec,
+            "net": _plain(self.net_spec),
             "scale": self.scale,
             "scales": list(self.scales),
             "in_channels": int(self.net.in_channels),
