@@ -197,3 +197,30 @@ def test_hydra_builds_the_gan_module_with_the_patch_size(compose_cfg):
 def test_gan_stage_asks_for_its_psnr_checkpoint(compose_cfg):
     with pytest.raises(SRLabError, match="stage1_ckpt=<that run>/checkpoints/best.ckpt"):
         build_module(compose_cfg(["experiment=srgan_x4"]))
+
+
+def test_val_niqe_is_logged_and_equals_niqe_of_the_validated_image():
+    """model.val_niqe=true: val/niqe is MATLAB-style NIQE of the SR validation image (crop = scale),
+    so a GAN checkpoint can be chosen by a perceptual metric."""
+    from srlab.metrics.niqe import NIQE, niqe
+
+    module = gan_module()
+    module.val_niqe, module._niqe = True, (NIQE(crop_border=4, skip_small=True),)
+    h = torch.from_numpy(make_photo(208, 216, seed=5)).permute(2, 0, 1).float() / 255
+    val = [{"lr": imresize(h[None], 1 / 4)[0], "hr": h}]
+    trainer = pl.Trainer(
+        max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, limit_val_batches=1, num_sanity_val_steps=0,
+    )
+    trainer.fit(module, DataLoader(pairs(), batch_size=2), DataLoader(val, batch_size=1))
+    logged = float(trainer.callback_metrics["val/niqe"])
+    module.eval()
+    with torch.no_grad():
+        sr = module(val[0]["lr"][None]).clamp(0, 1)
+    assert logged == pytest.approx(float(niqe(sr, crop_border=4)[0]), rel=1e-4)
+
+
+def test_val_niqe_from_the_config(compose_cfg):
+    m = build_module(compose_cfg([*GAN_OVERRIDES, "model.val_niqe=true"]))
+    assert m.val_niqe and m._niqe[0] is not None and m._niqe[0].crop_border == 4
+    assert build_module(compose_cfg(GAN_OVERRIDES))._niqe[0] is None  # off by default

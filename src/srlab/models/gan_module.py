@@ -90,6 +90,7 @@ class GANModule(SRModule):
         disc_start_step: int = 0,
         disc_spec: Mapping[str, Any] | None = None,
         lpips_net: str | None = "alex",
+        val_niqe: bool = False,
         **kwargs: Any,
     ) -> None:
         # SRModule's save_hyperparameters() reads this frame's arguments: keep the module out of it
@@ -114,6 +115,15 @@ class GANModule(SRModule):
         self.register_buffer("gan_step", torch.zeros((), dtype=torch.long))
         # kept out of the module tree: not in checkpoints, whether or not LPIPS is available
         self._lpips: tuple[Any, ...] = (build_lpips(lpips_net),)
+        # val/niqe (no reference, lower is better): a GAN checkpoint can be chosen by it
+        # (callbacks.model_checkpoint.monitor=val/niqe mode=min); images smaller than two 96x96
+        # blocks after the crop are left out
+        self.val_niqe = bool(val_niqe)
+        self._niqe: tuple[Any, ...] = (None,)
+        if self.val_niqe:
+            from ..metrics.niqe import NIQE
+
+            self._niqe = (NIQE(crop_border=self.crop_border, skip_small=True),)
         self.save_hyperparameters(
             ignore=["net", "discriminator", "loss", "optimizer", "disc_optimizer", "scheduler", "disc_scheduler"]
         )
@@ -257,12 +267,16 @@ class GANModule(SRModule):
         lpips = self._lpips[0]
         if lpips is not None:
             lpips.to(self.device).reset()
+        if self._niqe[0] is not None:
+            self._niqe[0].to(self.device).reset()
 
     def validation_step(self, batch: dict, batch_idx: int, *args: Any, **kwargs: Any) -> dict:
         out = super().validation_step(batch, batch_idx, *args, **kwargs)
         lpips = self._lpips[0]
         if lpips is not None and isinstance(out, dict) and "sr" in out:
             lpips.update(out["sr"].float(), batch["hr"].float())
+        if self._niqe[0] is not None and isinstance(out, dict) and "sr" in out:
+            self._niqe[0].update(out["sr"].float())
         return out
 
     def on_validation_epoch_end(self) -> None:
@@ -272,6 +286,10 @@ class GANModule(SRModule):
         # compute()'s reduction; _val_scales (every validated loader) is the same on every rank
         if lpips is not None and self._val_scales:
             self.log("val/lpips", lpips.compute(), batch_size=1)
+        niqe = self._niqe[0]
+        if niqe is not None and self._val_scales:  # every rank reduces, padding-only ones too
+            value = niqe.compute()  # NaN when every validation image was too small
+            self.log("val/niqe", value.float(), batch_size=1)
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
