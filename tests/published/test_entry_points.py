@@ -254,3 +254,11 @@ def test_checkpoints_hold_plain_containers_even_with_an_omegaconf_net_spec(tmp_p
     loaded = torch.load(tmp_path / "plain.ckpt", map_location="cpu", weights_only=True)  # no allow-list
     assert type(loaded["hyper_parameters"]["net_spec"]) is dict and type(loaded["srlab"]["net"]) is dict
     assert same_output(load_model(tmp_path / "plain.ckpt").net, model.net)
+
+
+def test_forcing_an_architecture_of_another_format_says_which_format_it_reads(tmp_path):
+    import scipy.io
+
+    scipy.io.savemat(tmp_path / "x.mat", {"weights_conv1": np.zeros((3, 3), np.float32)})
+    with pytest.raises(SRLabError, match="the idn importer reads caffe files, not matconvnet ones"):
+        pub.load_release(tmp_path / "x.mat", net="idn")

@@ -100,6 +100,11 @@ def load_release(path: str | os.PathLike, net: str | None = None) -> Release:
         found = entry.fn(raw)
         if found is not None:
             return found
+    if net is not None and not tried:
+        formats = sorted({f for e in RECOGNISERS if e.arch == net for f in e.formats})
+        raise ReleaseError(
+            f"{path}: the {net} importer reads {', '.join(formats)} files, not {raw.format} ones"
+        )
     names = ", ".join(dict.fromkeys(tried)) or "none for this format"
     raise ReleaseError(
         f"{path}: not a recognised {raw.format} release: found {raw.describe()}; tried {names}"
