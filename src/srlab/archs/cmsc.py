@@ -98,7 +98,13 @@ class CMSC(SRNet):
     of the widths, kernels (e.g. a 5x5 receptive field from stacked or dilated 3x3s), module
     count or branch depth differ; a configuration tuned only to hit the number would be a
     guess dressed up as fidelity, so the defaults are unchanged until the paper's text is
-    checked.
+    checked. Where the 1.22M comes from: the table of Anwar, Khan & Barnes' survey ("A Deep
+    Journey into Super-resolution", ACM CSUR 2020; ``saeed-anwar/SRsurvey`` ``Figs/parameters.PNG``)
+    lists CMSC as depth 35, 64 filters, 1220k parameters, which is exactly a plain chain of 35
+    3x3 64-filter convolutions (640 + 33 x 36,928 + 577 = 1,219,841): possibly an estimate rather
+    than the paper's own count. The survey's block drawing (one conv, then two branches of two
+    convs per module with merge-and-run additions, a long skip) fits S=3, M=5 and depth 35, but
+    with two 3x3 convs per branch it would already hold about 2.3M parameters.
 
     Args:
         scale: default scale, or the list of scales (``data.scale``).
