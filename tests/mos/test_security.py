@@ -48,9 +48,15 @@ def test_huge_post_refused_without_reading_it(live_server):
                     break
         except (BrokenPipeError, ConnectionResetError):
             pass
-        reply = _read_until_closed(s)
+        try:
+            reply = _read_until_closed(s)
+        except ConnectionResetError:
+            # the server answered 413 and closed while our chunks were still arriving: the
+            # kernel then resets the connection and may drop the buffered answer (a race seen
+            # on a loaded machine); the connection was still cut off by the server
+            reply = b"reset"
     # (``sent`` counts what the kernel buffered too: the answer came long before 4 MB)
-    assert reply.startswith(b"HTTP/1.1 413") and sent < 4 * 1024 * 1024, (reply[:40], sent)
+    assert reply.startswith((b"HTTP/1.1 413", b"reset")) and sent < 4 * 1024 * 1024, (reply[:40], sent)
 
 
 def test_idle_connections_do_not_lock_out_healthz(study_db):
