@@ -428,12 +428,10 @@ def idn_caffe(raw: RawRelease) -> Release | None:
             f"{raw.path}: srlab's IDN has no transposed-conv RBlock to receive 'upsample'"
         )
     conv(rb[0], "upsample", "Deconvolution")
-    led.finish()
-    fill.finish()
     spec = {"_target_": "srlab.archs.idn.IDN", "scale": scale, "in_channels": in_ch, "num_feat": num_feat,
             "num_blocks": num_blocks, "d": d, "slice_ratio": slice_ratio, "groups": groups}  # fmt: skip
-    return Release(
-        net=net,
+    return fill.release(
+        led,
         spec=spec,
         name=f"IDN x{scale} (Caffe release {os.path.basename(raw.path)})",
         arch="idn",
@@ -480,8 +478,6 @@ def vdsr_caffe(raw: RawRelease) -> Release | None:
             led.take(f"conv{i}.1") if led.has(f"conv{i}.1") else None,
             f"conv{i}",
         )
-    led.finish()
-    fill.finish()
     spec = {
         "_target_": "srlab.archs.vdsr.VDSR",
         "scale": [2, 3, 4],
@@ -489,8 +485,8 @@ def vdsr_caffe(raw: RawRelease) -> Release | None:
         "num_feat": num_feat,
         "num_layers": len(idx),
     }
-    return Release(
-        net=net, spec=spec, name=f"VDSR {len(idx)} layers (Caffe release)", arch="vdsr", notes=[]
+    return fill.release(
+        led, spec=spec, name=f"VDSR {len(idx)} layers (Caffe release)", arch="vdsr", notes=[]
     )
 
 
@@ -577,8 +573,6 @@ def drrn_caffe(raw: RawRelease) -> Release | None:
     _bn_scale(raw, led, fill, net.tail[0][0], "bn_conv_end", "scale_conv_end")
     _check_conv(raw, "conv_end", "DRRN", net.tail[1])
     fill.conv(net.tail[1], led.take("conv_end.0"), led.take("conv_end.1"), "conv_end")
-    led.finish()
-    fill.finish()
     spec = {
         "_target_": "srlab.archs.drrn.DRRN",
         "scale": [2, 3, 4],
@@ -587,8 +581,8 @@ def drrn_caffe(raw: RawRelease) -> Release | None:
         "num_blocks": 1,
         "num_units": len(units),
     }
-    return Release(
-        net=net,
+    return fill.release(
+        led,
         spec=spec,
         name=f"DRRN B1U{len(units)} (Caffe release)",
         arch="drrn",

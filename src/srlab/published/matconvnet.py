@@ -252,6 +252,13 @@ class ParamFiller:
             )
         return self.net.eval()
 
+    def release(self, led: TensorLedger, spec: dict[str, Any], name: str, arch: str,
+                notes: list[str] | None = None) -> Release:
+        """Both proofs (every tensor of the file used: ``led``; every parameter of the network
+        filled: this filler), then the :class:`Release` of the filled network."""
+        led.finish()
+        return Release(net=self.finish(), spec=spec, name=name, arch=arch, notes=list(notes or []))
+
 
 def convs(module: nn.Module) -> list[nn.Conv2d]:
     """The ``Conv2d`` layers of ``module`` in definition order (transposed convs excluded)."""
@@ -288,6 +295,7 @@ def _check_blocks(
 
 
 _LAP_CONV = re.compile(r"^level(\d+)_conv(\d+)_f$")
+#: block options srlab's LapSRN/MSLapSRN implement; a release with other values is refused
 _LAP_RULES = [
     (r"relu", "dagnn.ReLU", "leak", [0.2]),
     (r"upconv$", "dagnn.ConvTranspose", "crop", [0, 1, 0, 1]),
@@ -379,10 +387,8 @@ def lapsrn_matconvnet(raw: RawRelease) -> Release | None:
             f"level{k}_img_up",
             bias=False,
         )
-    led.finish()
-    fill.finish()
-    return Release(
-        net=net,
+    return fill.release(
+        led,
         spec={
             "_target_": "srlab.archs.lapsrn.LapSRN",
             "scale": scale,
@@ -404,15 +410,8 @@ def lapsrn_matconvnet(raw: RawRelease) -> Release | None:
 
 _MS_PREFIX = re.compile(r"^x(\d+)SR_")
 _MS_REC = re.compile(r"^x(\d+)SR_level1_R(\d+)_conv1$")
-_MS_RULES = [
-    (r"relu", "dagnn.ReLU", "leak", [0.2]),
-    (r"upconv$", "dagnn.ConvTranspose", "crop", [0, 1, 0, 1]),
-    (r"upconv$", "dagnn.ConvTranspose", "upsample", [2, 2]),
-    (r"img_up$", "dagnn.ConvTranspose", "crop", [1, 1, 1, 1]),
-    (r"img_up$", "dagnn.ConvTranspose", "upsample", [2, 2]),
-    (r"(conv\d*|residual)$", "dagnn.Conv", "pad", [1, 1, 1, 1]),
-    (r"(conv\d*|residual)$", "dagnn.Conv", "stride", [1, 1]),
-]
+# the same layer options as LapSRN's (leak 0.2, the [0 1 0 1] feature-upsampler crop, ...)
+_MS_RULES = _LAP_RULES
 
 
 @recogniser("mslapsrn", formats=("matconvnet",))
@@ -508,11 +507,9 @@ def mslapsrn_matconvnet(raw: RawRelease) -> Release | None:
         "img_up",
         bias=False,
     )
-    led.finish()
-    fill.finish()
     n = sum(int(v.numel()) for v in raw.tensors.values())
-    return Release(
-        net=net,
+    return fill.release(
+        led,
         spec={
             "_target_": "srlab.archs.lapsrn.MSLapSRN",
             "scale": scales,
@@ -589,10 +586,9 @@ def srcnn_matlab(raw: RawRelease) -> Release | None:
     fill.conv(c[0], conv1, b1, "conv1")
     fill.conv(c[1], conv2, b2, "conv2")
     fill.conv(c[2], conv3, b3, "conv3")
-    fill.finish()
     spec = {"_target_": "srlab.archs.srcnn.SRCNN", **kwargs}
-    return Release(
-        net=net,
+    return fill.release(
+        led,
         spec=spec,
         name=f"SRCNN {k1}-{k2}-{k3} (MATLAB release)",
         arch="srcnn",
@@ -663,9 +659,8 @@ def vdsr_matlab(raw: RawRelease) -> Release | None:
         )
     for i, (m, w, b) in enumerate(zip(c, ws, bs)):
         fill.conv(m, w, b, f"conv{i + 1}")
-    fill.finish()
-    return Release(
-        net=net,
+    return fill.release(
+        led,
         spec={
             "_target_": "srlab.archs.vdsr.VDSR",
             "scale": [2, 3, 4],

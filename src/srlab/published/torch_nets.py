@@ -275,6 +275,24 @@ def _res_scale_guess(num_feat: int, notes: list[str]) -> float:
     return rs
 
 
+def _edsr_net(raw: RawRelease, led: TensorLedger, state: _State, num_feat: int, bs: float, *, head: str,
+              block: str, convs: tuple[str, str], after_body: str, upsample: str, last: str) -> tuple[int, int]:
+    """Copy an EDSR (head, residual blocks, body-end conv, upsampler, last conv) named the way of
+    one code base into srlab's ``EDSR`` names; biases scaled by ``bs``. ``block`` is a format
+    string of (block index, conv name); ``after_body`` may hold ``{}`` for the block count.
+    Returns ``(number of blocks, scale)``."""
+    _conv(led, state, head, "head", b_scale=bs)
+    pattern = re.escape(block).replace(re.escape("{}"), "{}").format(r"(\d+)", re.escape(convs[0]))
+    nb = _count(raw, pattern + r"\.weight")
+    for i in range(nb):
+        _conv(led, state, block.format(i, convs[0]), f"body.{i}.conv1", b_scale=bs)
+        _conv(led, state, block.format(i, convs[1]), f"body.{i}.conv2", b_scale=bs)
+    _conv(led, state, after_body.format(nb), f"body.{nb}", b_scale=bs)
+    scale = _edsr_tail(raw, led, state, upsample, "upsample", num_feat, bs)
+    _conv(led, state, last, "tail", b_scale=bs)
+    return nb, scale
+
+
 @recogniser("edsr", formats=_FORMATS)
 def edsr_pytorch(raw: RawRelease) -> Release | None:
     """EDSR / EDSR-baseline of EDSR-PyTorch (``head.0``, ``body.N.body.0``, ``tail.0.0``)."""
@@ -290,14 +308,8 @@ def edsr_pytorch(raw: RawRelease) -> Release | None:
     num_feat, chans = int(head.shape[0]), int(head.shape[1])
     shift, rng = _edsr_range(led, chans, notes)
     bs = 1.0 / rng
-    _conv(led, state, "head.0", "head", b_scale=bs)
-    nb = _count(raw, r"body\.(\d+)\.body\.0\.weight")
-    for i in range(nb):
-        _conv(led, state, f"body.{i}.body.0", f"body.{i}.conv1", b_scale=bs)
-        _conv(led, state, f"body.{i}.body.2", f"body.{i}.conv2", b_scale=bs)
-    _conv(led, state, f"body.{nb}", f"body.{nb}", b_scale=bs)
-    scale = _edsr_tail(raw, led, state, "tail.0", "upsample", num_feat, bs)
-    _conv(led, state, "tail.1", "tail", b_scale=bs)
+    nb, scale = _edsr_net(raw, led, state, num_feat, bs, head="head.0", block="body.{}.body.{}",
+                          convs=("0", "2"), after_body="body.{}", upsample="tail.0", last="tail.1")
     mean = _fold_shift(state, shift, "head", "tail", rng, chans, notes)
     state.update(_mean_state(mean))
     if rng != 1:
@@ -436,14 +448,9 @@ def edsr_basicsr(raw: RawRelease) -> Release | None:
     led, state, notes = TensorLedger(raw), {}, []
     num_feat, chans, mean = _basicsr_common(raw, notes)
     bs = 1.0 / 255
-    _conv(led, state, "conv_first", "head", b_scale=bs)
-    nb = _count(raw, r"body\.(\d+)\.conv1\.weight")
-    for i in range(nb):
-        _conv(led, state, f"body.{i}.conv1", f"body.{i}.conv1", b_scale=bs)
-        _conv(led, state, f"body.{i}.conv2", f"body.{i}.conv2", b_scale=bs)
-    _conv(led, state, "conv_after_body", f"body.{nb}", b_scale=bs)
-    scale = _edsr_tail(raw, led, state, "upsample", "upsample", num_feat, bs)
-    _conv(led, state, "conv_last", "tail", b_scale=bs)
+    nb, scale = _edsr_net(raw, led, state, num_feat, bs, head="conv_first", block="body.{}.{}",
+                          convs=("conv1", "conv2"), after_body="conv_after_body", upsample="upsample",
+                          last="conv_last")
     state.update(_mean_state(mean))
     kwargs = dict(scale=scale, in_channels=chans, num_feat=num_feat, num_block=nb,
                   res_scale=_res_scale_guess(num_feat, notes), rgb_mean=_mean_kwarg(mean))
