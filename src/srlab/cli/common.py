@@ -20,8 +20,9 @@ def _find_conf_dir() -> str:
     env = os.environ.get("SRLAB_CONF_DIR")
     if env:
         return str(Path(env).resolve())
-    # editable install / source checkout: <repo>/src/srlab/cli/common.py -> <repo>/conf
-    return str(Path(__file__).resolve().parents[3] / "conf")
+    # shipped inside the package (src/srlab/conf, package data): the same path for an editable
+    # install, a checkout and a wheel installed into site-packages
+    return str(Path(__file__).resolve().parents[1] / "conf")
 
 
 CONF_DIR = _find_conf_dir()
