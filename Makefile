@@ -1,6 +1,7 @@
 # srlab: the two commands of the README do all the set-up on a fresh clone.
 #   make demo   - create .venv if missing, install, train ESPCN x3 on the bundled photos, evaluate
 #   make test   - same set-up, then the test suite
+#   make lint   - formatter check, ruff (style, docstrings), import layering, mypy, doctests
 # Reuse a venv elsewhere with VENV=/path/to/venv (it is created there if missing).
 
 VENV ?= .venv
@@ -13,7 +14,7 @@ STAMP_BASE := $(VENV)/.srlab-installed-$(CKSUM)
 STAMP := $(VENV)/.srlab-installed-dev-$(CKSUM)
 DEMO_DIR ?= outputs/demo
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast bench lint doctest format clean
 
 $(STAMP_BASE): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,8 +50,26 @@ bench: install
 	$(PY) bench/bench_imresize.py
 	$(PY) bench/bench_loader.py
 
+# every Python file is formatted and linted (rules in pyproject's [tool.ruff]); the import
+# layering of design.md is checked by import-linter; mypy checks src/srlab ([tool.mypy]); the
+# `>>>` examples of src/srlab run as doctests, their printed output compared (options in
+# [tool.pytest.ini_options]). The doctests are not part of `make test`: CI runs both targets.
+LINT_PATHS := src tests bench experiments
+DOCTEST := $(PY) -m pytest -q --doctest-modules src/srlab
 lint: install
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+	$(DOCTEST)
+
+doctest: install
+	$(DOCTEST)
+
+# apply the formatter and ruff's safe fixes; what remains for `make lint` is for a person
+format: install
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
+	$(VENV)/bin/ruff format $(LINT_PATHS)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 try:
-    from srlab.data.imresize import imresize
+    from srlab.core.imresize import imresize
     from srlab.data.imresize_reference import imresize_numpy
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from srlab.data.imresize import imresize
+    from srlab.core.imresize import imresize
     from srlab.data.imresize_reference import imresize_numpy
 
 MIN_SPEEDUP = 10.0

@@ -53,7 +53,11 @@ def _photo(size: int, seed: int = 0) -> torch.Tensor:
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size] / size
     img = np.stack(
-        [0.5 + 0.4 * np.sin(40 * xx + 3) * np.cos(25 * yy), 0.5 + 0.4 * np.cos(33 * yy + 1), 0.5 + 0.3 * np.sin(50 * (xx + yy))],
+        [
+            0.5 + 0.4 * np.sin(40 * xx + 3) * np.cos(25 * yy),
+            0.5 + 0.4 * np.cos(33 * yy + 1),
+            0.5 + 0.3 * np.sin(50 * (xx + yy)),
+        ],
         axis=0,
     )
     for _ in range(20):
@@ -75,10 +79,18 @@ def child(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     device = torch.device(args.device)
-    model = SRModule(EDSR(scale=2, in_channels=3, num_feat=64, num_block=16, res_scale=1.0)).to(device).eval()
+    model = (
+        SRModule(EDSR(scale=2, in_channels=3, num_feat=64, num_block=16, res_scale=1.0))
+        .to(device)
+        .eval()
+    )
     x = _photo(args.size).to(device)
     tiled = args.mode == "tiled"
-    kw = dict(tile=args.tile, overlap=args.overlap, context=args.context, max_memory=args.max_memory) if tiled else {}
+    kw = (
+        dict(tile=args.tile, overlap=args.overlap, context=args.context, max_memory=args.max_memory)
+        if tiled
+        else {}
+    )
     with torch.inference_mode():
         sr_forward(model, _photo(48, seed=1).to(device), 2, **kw)  # warm-up
         if device.type == "cuda":
@@ -92,7 +104,9 @@ def child(args: argparse.Namespace) -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-        peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else _maxrss_bytes()) - base
+        peak = (
+            torch.cuda.max_memory_allocated() if device.type == "cuda" else _maxrss_bytes()
+        ) - base
     np.save(args.out, out[0].float().cpu().numpy())
     print(json.dumps({"seconds": seconds, "peak_bytes": int(peak), "base_bytes": int(base)}))
 
@@ -100,10 +114,17 @@ def child(args: argparse.Namespace) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", type=int, default=2000, help="input side in pixels (2000)")
-    p.add_argument("--tile", type=int, default=None, help="largest tile side in LR pixels (default: 0.36 x the size, 3 tiles per axis)")
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="largest tile side in LR pixels (default: 0.36 x the size, 3 tiles per axis)",
+    )
     p.add_argument("--overlap", type=int, default=16)
     p.add_argument("--context", type=int, default=16)
-    p.add_argument("--max-memory", type=float, default=None, help="MB: pick the tile from this budget instead")
+    p.add_argument(
+        "--max-memory", type=float, default=None, help="MB: pick the tile from this budget instead"
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--mode", choices=["tiled", "untiled"], default=None, help=argparse.SUPPRESS)
@@ -118,9 +139,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for mode in ("untiled", "tiled"):
             out = Path(tmp) / f"{mode}.npy"
-            cmd = [sys.executable, __file__, "--mode", mode, "--out", str(out), "--size", str(args.size),
-                   "--overlap", str(args.overlap), "--context", str(args.context), "--device", args.device,
-                   "--threads", str(args.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--mode",
+                mode,
+                "--out",
+                str(out),
+                "--size",
+                str(args.size),
+                "--overlap",
+                str(args.overlap),
+                "--context",
+                str(args.context),
+                "--device",
+                args.device,
+                "--threads",
+                str(args.threads),
+            ]
             if args.tile is not None:
                 cmd += ["--tile", str(args.tile)]
             if args.max_memory is not None:
@@ -130,15 +166,20 @@ def main() -> int:
                 print(res.stderr[-3000:], file=sys.stderr)
                 return 2
             results[mode] = json.loads(res.stdout.strip().splitlines()[-1])
-            print(f"{mode:8s}: {results[mode]['seconds']:8.2f} s   peak +{results[mode]['peak_bytes'] / 2**20:9.1f} MiB")
-        diff = float(np.abs(np.load(Path(tmp) / "tiled.npy") - np.load(Path(tmp) / "untiled.npy")).max())
+            r = results[mode]
+            print(f"{mode:8s}: {r['seconds']:8.2f} s   peak +{r['peak_bytes'] / 2**20:9.1f} MiB")
+        diff = float(
+            np.abs(np.load(Path(tmp) / "tiled.npy") - np.load(Path(tmp) / "untiled.npy")).max()
+        )
     u, t = results["untiled"], results["tiled"]
     mem_ratio = t["peak_bytes"] / max(u["peak_bytes"], 1)
     time_ratio = t["seconds"] / u["seconds"]
-    tiling = f"tile {args.tile}" if args.tile is not None else f"--max-memory {args.max_memory:g} MB"
+    tiling = (
+        f"tile {args.tile}" if args.tile is not None else f"--max-memory {args.max_memory:g} MB"
+    )
     print(
-        f"EDSR-baseline x2 (random weights), {args.size}x{args.size} input, {args.device}, {args.threads} thread(s), "
-        f"{tiling}, overlap {args.overlap}, context {args.context}\n"
+        f"EDSR-baseline x2 (random weights), {args.size}x{args.size} input, {args.device}, "
+        f"{args.threads} thread(s), {tiling}, overlap {args.overlap}, context {args.context}\n"
         f"peak memory tiled/untiled: {mem_ratio:.3f} (goal <= {MAX_MEM_RATIO})\n"
         f"max abs diff: {diff:.2e} = {diff * 255:.3f}/255 (goal <= 1/255)\n"
         f"time tiled/untiled: {time_ratio:.3f} (goal <= {MAX_TIME_RATIO})"

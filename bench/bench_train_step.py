@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from srlab.archs import EDSR, ESPCN
-from srlab.color import rgb_to_y
+from srlab.core.color import rgb_to_y
 from srlab.losses import MSELoss, WeightedSum
 from srlab.models import SRModule
 from srlab.speed import resolve_precision
@@ -59,16 +59,25 @@ class _Timer(pl.Callback):
 def make_batches(n: int, batch: int, patch: int, scale: int) -> list[dict]:
     g = torch.Generator().manual_seed(0)
     return [
-        {"lr": torch.rand(batch, 3, patch, patch, generator=g), "hr": torch.rand(batch, 3, patch * scale, patch * scale, generator=g)}
+        {
+            "lr": torch.rand(batch, 3, patch, patch, generator=g),
+            "hr": torch.rand(batch, 3, patch * scale, patch * scale, generator=g),
+        }
         for _ in range(n)
     ]
 
 
-def time_lightning(batches: list[dict], warmup: int, scale: int, option: str = "default", device: str = "cpu",
-                   net: str = "espcn") -> float:
+def time_lightning(
+    batches: list[dict],
+    warmup: int,
+    scale: int,
+    option: str = "default",
+    device: str = "cpu",
+    net: str = "espcn",
+) -> float:
     torch.manual_seed(0)
     parts = option.split("+")
-    precision = next((o for o in parts if o.endswith("-mixed") or o.endswith("-true")), "32-true")
+    precision = next((o for o in parts if o.endswith(("-mixed", "-true"))), "32-true")
     channels_last: bool | str = "channels_last" in parts
     if "auto" in parts:  # what trainer.precision=auto model.channels_last=auto pick on this device
         precision, channels_last = resolve_precision("auto", device), "auto"
@@ -96,7 +105,9 @@ def time_lightning(batches: list[dict], warmup: int, scale: int, option: str = "
     return (timer.end - timer.start) / (len(batches) - warmup)
 
 
-def time_plain(batches: list[dict], warmup: int, scale: int, device: str = "cpu", net_name: str = "espcn") -> float:
+def time_plain(
+    batches: list[dict], warmup: int, scale: int, device: str = "cpu", net_name: str = "espcn"
+) -> float:
     torch.manual_seed(0)
     net = make_net(net_name, scale).to(device)
     prep = rgb_to_y if net.in_channels == 1 else (lambda x: x)
@@ -126,8 +137,14 @@ def main() -> None:
     p.add_argument("--scale", type=int, default=3)
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--net", default="espcn", choices=["espcn", "edsr"], help="edsr: EDSR-baseline, RGB")
-    p.add_argument("--options", default="", help="comma list, e.g. channels_last,bf16-mixed,channels_last+bf16-mixed")
+    p.add_argument(
+        "--net", default="espcn", choices=["espcn", "edsr"], help="edsr: EDSR-baseline, RGB"
+    )
+    p.add_argument(
+        "--options",
+        default="",
+        help="comma list, e.g. channels_last,bf16-mixed,channels_last+bf16-mixed",
+    )
     args = p.parse_args()
     options = [o for o in args.options.split(",") if o]
     extra: dict[str, list[float]] = {o: [] for o in options}
@@ -135,17 +152,32 @@ def main() -> None:
     plain, light = [], []
     for _ in range(args.rounds):
         plain.append(time_plain(batches, args.warmup, args.scale, args.device, args.net))
-        light.append(time_lightning(batches, args.warmup, args.scale, device=args.device, net=args.net))
+        light.append(
+            time_lightning(batches, args.warmup, args.scale, device=args.device, net=args.net)
+        )
         for o in options:
-            extra[o].append(time_lightning(batches, args.warmup, args.scale, o, args.device, args.net))
+            extra[o].append(
+                time_lightning(batches, args.warmup, args.scale, o, args.device, args.net)
+            )
     p_med, l_med = statistics.median(plain), statistics.median(light)
-    where = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"{args.net.upper()} x{args.scale}, batch {args.batch} x {args.patch}x{args.patch} LR, {args.steps} steps, "
-          f"{where}, {args.rounds} rounds")
-    print(f"plain PyTorch loop : {p_med * 1e3:7.2f} ms/step  (rounds: {', '.join(f'{t * 1e3:.2f}' for t in plain)})")
-    print(f"srlab SRModule     : {l_med * 1e3:7.2f} ms/step  (rounds: {', '.join(f'{t * 1e3:.2f}' for t in light)})")
+    where = (
+        torch.cuda.get_device_name()
+        if args.device == "cuda"
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"{args.net.upper()} x{args.scale}, batch {args.batch} x {args.patch}x{args.patch} LR, "
+        f"{args.steps} steps, {where}, {args.rounds} rounds"
+    )
+    plain_rounds = ", ".join(f"{t * 1e3:.2f}" for t in plain)
+    light_rounds = ", ".join(f"{t * 1e3:.2f}" for t in light)
+    print(f"plain PyTorch loop : {p_med * 1e3:7.2f} ms/step  (rounds: {plain_rounds})")
+    print(f"srlab SRModule     : {l_med * 1e3:7.2f} ms/step  (rounds: {light_rounds})")
     paired = statistics.median(lt / pt for lt, pt in zip(light, plain))
-    print(f"ratio srlab / plain: {l_med / p_med:.3f} (of the medians), {paired:.3f} (median of the rounds' ratios)  (goal <= 1.05)")
+    print(
+        f"ratio srlab / plain: {l_med / p_med:.3f} (of the medians), "
+        f"{paired:.3f} (median of the rounds' ratios)  (goal <= 1.05)"
+    )
     for o, times in extra.items():
         med = statistics.median(times)
         print(f"SRModule {o:<26}: {med * 1e3:7.2f} ms/step, {med / l_med:.3f} x the default")

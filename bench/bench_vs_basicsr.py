@@ -1,4 +1,4 @@
-"""srlab's training loop vs BasicSR's, end to end: same networks, batches, patches and photos.
+r"""srlab's training loop vs BasicSR's, end to end: same networks, batches, patches and photos.
 
 For each network (EDSR-baseline x2, RCAN x4, RRDBNet x4) the same training is run by
 
@@ -32,7 +32,7 @@ Peer environment (once, outside the repository; srlab's venv is never touched)::
     python3 -m venv /tmp/peer-venv
     # the same torch build as srlab's venv (pip finds the wheels srlab was installed from)
     /tmp/peer-venv/bin/pip install torch==2.14.1 torchvision==0.29.1
-    /tmp/peer-venv/bin/pip install addict future lmdb numpy opencv-python-headless pillow \\
+    /tmp/peer-venv/bin/pip install addict future lmdb numpy opencv-python-headless pillow \
         pyyaml requests scikit-image scipy tqdm yapf
     # BasicSR from GitHub master (8d56e3a): PyPI's basicsr 1.4.2 imports
     # torchvision.transforms.functional_tensor, removed in torchvision 0.17
@@ -41,8 +41,8 @@ Peer environment (once, outside the repository; srlab's venv is never touched)::
 
 Then, from the repository root with srlab's venv::
 
-    python bench/bench_vs_basicsr.py --peer-python /tmp/peer-venv/bin/python \\
-        --basicsr-root /tmp/BasicSR [--nets edsr_baseline,rcan,rrdbnet] [--steps 10,60] \\
+    python bench/bench_vs_basicsr.py --peer-python /tmp/peer-venv/bin/python \
+        --basicsr-root /tmp/BasicSR [--nets edsr_baseline,rcan,rrdbnet] [--steps 10,60] \
         [--rounds 3] [--workers 2] [--threads 1] [--size small|paper] [--work DIR] [--show]
 
 ``--size small`` (default, for a CPU) shrinks the networks and patches (see ``SIZES``);
@@ -72,17 +72,33 @@ import numpy as np
 SIZES = {
     "paper": {
         "edsr_baseline": dict(scale=2, hr_patch=96, batch=16, net=dict(num_feat=64, num_block=16)),
-        "rcan": dict(scale=4, hr_patch=192, batch=16, net=dict(num_feat=64, num_group=10, num_block=20)),
-        "rrdbnet": dict(scale=4, hr_patch=128, batch=16, net=dict(num_feat=64, num_block=23, num_grow_ch=32)),
+        "rcan": dict(
+            scale=4, hr_patch=192, batch=16, net=dict(num_feat=64, num_group=10, num_block=20)
+        ),
+        "rrdbnet": dict(
+            scale=4, hr_patch=128, batch=16, net=dict(num_feat=64, num_block=23, num_grow_ch=32)
+        ),
     },
     "small": {
         "edsr_baseline": dict(scale=2, hr_patch=48, batch=4, net=dict(num_feat=64, num_block=16)),
-        "rcan": dict(scale=4, hr_patch=64, batch=4, net=dict(num_feat=64, num_group=3, num_block=4)),
-        "rrdbnet": dict(scale=4, hr_patch=64, batch=4, net=dict(num_feat=64, num_block=3, num_grow_ch=32)),
+        "rcan": dict(
+            scale=4, hr_patch=64, batch=4, net=dict(num_feat=64, num_group=3, num_block=4)
+        ),
+        "rrdbnet": dict(
+            scale=4, hr_patch=64, batch=4, net=dict(num_feat=64, num_block=3, num_grow_ch=32)
+        ),
     },
 }
 
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field", "retina")
+PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "immunohistochemistry",
+    "hubble_deep_field",
+    "retina",
+)
 CROP, STEP = 240, 120  # HR sub-images for both frameworks' preparation tools
 
 # Runs one command (argv[3:]; its output shown when argv[2] is "show") and writes its peak RSS to
@@ -119,17 +135,36 @@ for s in scales:
     os.makedirs(os.path.join(out, f'HR_x{s}'), exist_ok=True)
     for name in sorted(os.listdir(hr_dir)):  # mod-cropped HR, as generate_bicubic_img.m writes it
         img = cv2.imread(os.path.join(hr_dir, name), cv2.IMREAD_UNCHANGED)
-        cv2.imwrite(os.path.join(out, f'HR_x{s}', name), img[:img.shape[0] - img.shape[0] % s, :img.shape[1] - img.shape[1] % s])
+        h, w = img.shape[0] - img.shape[0] % s, img.shape[1] - img.shape[1] % s
+        cv2.imwrite(os.path.join(out, f'HR_x{s}', name), img[:h, :w])
     for src, c, st in ((f'HR_x{s}', crop, step), (f'LR_x{s}', crop // s, step // s)):
         extract_subimages(dict(n_thread=2, compression_level=3, input_folder=os.path.join(out, src),
-                               save_folder=os.path.join(out, src + '_sub'), crop_size=c, step=st, thresh_size=0))
+                               save_folder=os.path.join(out, src + '_sub'), crop_size=c, step=st,
+                               thresh_size=0))
 """
 
 BASICSR_NET = {
-    "edsr_baseline": lambda n, s: dict(type="EDSR", num_in_ch=3, num_out_ch=3, upscale=s, res_scale=1,
-                                       img_range=255.0, rgb_mean=[0.4488, 0.4371, 0.4040], **n),
-    "rcan": lambda n, s: dict(type="RCAN", num_in_ch=3, num_out_ch=3, upscale=s, squeeze_factor=16, res_scale=1,
-                              img_range=255.0, rgb_mean=[0.4488, 0.4371, 0.4040], **n),
+    "edsr_baseline": lambda n, s: dict(
+        type="EDSR",
+        num_in_ch=3,
+        num_out_ch=3,
+        upscale=s,
+        res_scale=1,
+        img_range=255.0,
+        rgb_mean=[0.4488, 0.4371, 0.4040],
+        **n,
+    ),
+    "rcan": lambda n, s: dict(
+        type="RCAN",
+        num_in_ch=3,
+        num_out_ch=3,
+        upscale=s,
+        squeeze_factor=16,
+        res_scale=1,
+        img_range=255.0,
+        rgb_mean=[0.4488, 0.4371, 0.4040],
+        **n,
+    ),
     "rrdbnet": lambda n, s: dict(type="RRDBNet", num_in_ch=3, num_out_ch=3, scale=s, **n),
 }
 
@@ -145,72 +180,136 @@ def make_photos(out: Path) -> None:
         Image.fromarray(img[..., :3]).save(out / f"{name}.png")
 
 
-def timed(cmd: list[str], env: dict | None = None, cwd: str | None = None, show: bool = False) -> tuple[float, float]:
+def timed(
+    cmd: list[str], env: dict | None = None, cwd: str | None = None, show: bool = False
+) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one command."""
     with tempfile.NamedTemporaryFile(suffix=".rss") as f:
         t0 = time.perf_counter()
-        p = subprocess.run([sys.executable, "-c", WRAP, f.name, "show" if show else "quiet", *cmd], env=env, cwd=cwd,
-                           stderr=None if show else subprocess.PIPE, text=True)
+        p = subprocess.run(
+            [sys.executable, "-c", WRAP, f.name, "show" if show else "quiet", *cmd],
+            env=env,
+            cwd=cwd,
+            stderr=None if show else subprocess.PIPE,
+            text=True,
+        )
         dt = time.perf_counter() - t0
         if p.returncode:
-            sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{(p.stderr or '')[-3000:]}")
+            sys.exit(
+                f"command failed ({p.returncode}): {' '.join(cmd)}\n{(p.stderr or '')[-3000:]}"
+            )
         rss = int(Path(f.name).read_text() or 0)
     return dt, rss / 1024
 
 
-def srlab_cmd(net: str, cfg: dict, steps: int, every: int, prepared: Path, out: Path, workers: int,
-              device: str) -> list[str]:
+def srlab_cmd(
+    net: str,
+    cfg: dict,
+    steps: int,
+    every: int,
+    prepared: Path,
+    out: Path,
+    workers: int,
+    device: str,
+) -> list[str]:
     train = str(Path(sys.executable).with_name("srlab-train"))
-    over = [f"model/net={net}", "data=prepared", f"data.prepared_dir={prepared}", f"data.scale={cfg['scale']}",
-            "data.val=null", f"data.hr_patch_size={cfg['hr_patch']}", f"data.batch_size={cfg['batch']}",
-            f"data.num_workers={workers}", f"data.samples_per_epoch={cfg['batch'] * steps}",
-            "trainer=gpu" if device == "cuda" else "trainer=cpu", "logger=csv",
-            f"trainer.log_every_n_steps={every}", f"callbacks.throughput.log_every_n_steps={every}",
-            "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-            "trainer.enable_model_summary=false", "~callbacks.val_images", "~callbacks.model_checkpoint",
-            "~callbacks.step_checkpoint",
-            f"paths.output_dir={out}", f"hydra.run.dir={out}"]
+    over = [
+        f"model/net={net}",
+        "data=prepared",
+        f"data.prepared_dir={prepared}",
+        f"data.scale={cfg['scale']}",
+        "data.val=null",
+        f"data.hr_patch_size={cfg['hr_patch']}",
+        f"data.batch_size={cfg['batch']}",
+        f"data.num_workers={workers}",
+        f"data.samples_per_epoch={cfg['batch'] * steps}",
+        "trainer=gpu" if device == "cuda" else "trainer=cpu",
+        "logger=csv",
+        f"trainer.log_every_n_steps={every}",
+        f"callbacks.throughput.log_every_n_steps={every}",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        "~callbacks.val_images",
+        "~callbacks.model_checkpoint",
+        "~callbacks.step_checkpoint",
+        f"paths.output_dir={out}",
+        f"hydra.run.dir={out}",
+    ]
     over += [f"model.net.{k}={v}" for k, v in cfg["net"].items()]
     return [train, *over]
 
 
-def basicsr_options(net: str, cfg: dict, steps: int, every: int, prepared: Path, name: str, workers: int,
-                    device: str) -> dict:
+def basicsr_options(
+    net: str,
+    cfg: dict,
+    steps: int,
+    every: int,
+    prepared: Path,
+    name: str,
+    workers: int,
+    device: str,
+) -> dict:
     s = cfg["scale"]
     return {
-        "name": name, "model_type": "SRModel", "scale": s, "num_gpu": 1 if device == "cuda" else 0,
+        "name": name,
+        "model_type": "SRModel",
+        "scale": s,
+        "num_gpu": 1 if device == "cuda" else 0,
         "manual_seed": 0,
-        "datasets": {"train": {
-            "name": "photos", "type": "PairedImageDataset",
-            "dataroot_gt": str(prepared / f"HR_x{s}_sub"), "dataroot_lq": str(prepared / f"LR_x{s}_sub"),
-            "filename_tmpl": "{}", "io_backend": {"type": "disk"},
-            "gt_size": cfg["hr_patch"], "use_hflip": True, "use_rot": True,
-            "num_worker_per_gpu": workers, "batch_size_per_gpu": cfg["batch"],
-            "dataset_enlarge_ratio": 1000, "prefetch_mode": "cuda" if device == "cuda" else None,
-            "pin_memory": device == "cuda",
-        }},
+        "datasets": {
+            "train": {
+                "name": "photos",
+                "type": "PairedImageDataset",
+                "dataroot_gt": str(prepared / f"HR_x{s}_sub"),
+                "dataroot_lq": str(prepared / f"LR_x{s}_sub"),
+                "filename_tmpl": "{}",
+                "io_backend": {"type": "disk"},
+                "gt_size": cfg["hr_patch"],
+                "use_hflip": True,
+                "use_rot": True,
+                "num_worker_per_gpu": workers,
+                "batch_size_per_gpu": cfg["batch"],
+                "dataset_enlarge_ratio": 1000,
+                "prefetch_mode": "cuda" if device == "cuda" else None,
+                "pin_memory": device == "cuda",
+            }
+        },
         "network_g": BASICSR_NET[net](cfg["net"], s),
         "path": {"pretrain_network_g": None, "strict_load_g": True, "resume_state": None},
         "train": {
             "ema_decay": 0,
             "optim_g": {"type": "Adam", "lr": 1e-4, "weight_decay": 0, "betas": [0.9, 0.99]},
-            "scheduler": {"type": "MultiStepLR", "milestones": [10 ** 8], "gamma": 0.5},
-            "total_iter": steps, "warmup_iter": -1,
+            "scheduler": {"type": "MultiStepLR", "milestones": [10**8], "gamma": 0.5},
+            "total_iter": steps,
+            "warmup_iter": -1,
             "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0, "reduction": "mean"},
         },
-        "logger": {"print_freq": every, "save_checkpoint_freq": 10 ** 8, "use_tb_logger": False,
-                   "wandb": {"project": None, "resume_id": None}},
+        "logger": {
+            "print_freq": every,
+            "save_checkpoint_freq": 10**8,
+            "use_tb_logger": False,
+            "wandb": {"project": None, "resume_id": None},
+        },
         "dist_params": {"backend": "nccl", "port": 29500},
     }
 
 
 def srlab_its(out: Path, a: int, b: int) -> float:
-    """Iterations/s over iterations a..b from the ``train/steps_per_sec`` windows (of ``a``
-    iterations each) that srlab's TrainingThroughput callback wrote to the CSV log."""
+    """Iterations/s over iterations a..b from srlab's ``train/steps_per_sec`` windows.
+
+    The windows (of ``a`` iterations each) are what srlab's TrainingThroughput callback wrote
+    to the CSV log.
+    """
     import csv
 
-    rows = list(csv.DictReader(open(out / "csv" / "version_0" / "metrics.csv")))
-    sps = {int(r["step"]): float(r["train/steps_per_sec"]) for r in rows if r.get("train/steps_per_sec")}
+    with open(out / "csv" / "version_0" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    sps = {
+        int(r["step"]): float(r["train/steps_per_sec"])
+        for r in rows
+        if r.get("train/steps_per_sec")
+    }
     seconds = sum(a / sps[k] for k in range(2 * a, b + 1, a))
     return (b - a) / seconds
 
@@ -231,18 +330,27 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--peer-python", default="/tmp/peer-venv/bin/python")
     p.add_argument("--basicsr-root", default="/tmp/BasicSR")
-    p.add_argument("--work", default=None, help="scratch folder (default: a temporary one, removed)")
+    p.add_argument(
+        "--work", default=None, help="scratch folder (default: a temporary one, removed)"
+    )
     p.add_argument("--nets", default="edsr_baseline,rcan,rrdbnet")
-    p.add_argument("--steps", default="10,60",
-                   help="A,B: warm-up iterations (not timed) and iterations per run; B a multiple of A")
+    p.add_argument(
+        "--steps",
+        default="10,60",
+        help="A,B: warm-up iterations (not timed) and iterations per run; B a multiple of A",
+    )
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--workers", type=int, default=2, help="data-loader workers, both frameworks")
     p.add_argument("--size", choices=("small", "paper"), default="small")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--threads", type=int, default=None,
-                   help="intra-op CPU threads of both frameworks (OMP_NUM_THREADS/MKL_NUM_THREADS; default: "
-                        "torch's, one per core). Use 1 on a machine shared with other jobs: OpenMP threads "
-                        "waiting for a busy core make every op 10-20x slower there, in either framework")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="intra-op CPU threads of both frameworks (OMP_NUM_THREADS/MKL_NUM_THREADS; default: "
+        "torch's, one per core). Use 1 on a machine shared with other jobs: OpenMP threads "
+        "waiting for a busy core make every op 10-20x slower there, in either framework",
+    )
     p.add_argument("--show", action="store_true", help="show the runs' output")
     args = p.parse_args()
     import yaml
@@ -272,19 +380,51 @@ def main() -> None:
     t_srlab_prep = t_peer_prep = "reused"
     if not (srlab_prep / ".done").exists():
         t = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).with_name("srlab-prepare")), "--source", "folder", "--hr-dir", str(hr),
-                        "--out", str(srlab_prep), "--scales", *map(str, scales), "--crop", str(CROP),
-                        "--step", str(STEP), "--no-progress"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("srlab-prepare")),
+                "--source",
+                "folder",
+                "--hr-dir",
+                str(hr),
+                "--out",
+                str(srlab_prep),
+                "--scales",
+                *map(str, scales),
+                "--crop",
+                str(CROP),
+                "--step",
+                str(STEP),
+                "--no-progress",
+            ],
+            check=True,
+            capture_output=True,
+        )
         (srlab_prep / ".done").touch()
         t_srlab_prep = f"{time.perf_counter() - t:.1f}s"
     if not (peer_prep / ".done").exists():
         t = time.perf_counter()
-        subprocess.run([peer, "-c", PEER_PREP, str(root), str(hr), str(peer_prep), ",".join(map(str, scales)),
-                        str(CROP), str(STEP)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                peer,
+                "-c",
+                PEER_PREP,
+                str(root),
+                str(hr),
+                str(peer_prep),
+                ",".join(map(str, scales)),
+                str(CROP),
+                str(STEP),
+            ],
+            check=True,
+            capture_output=True,
+        )
         (peer_prep / ".done").touch()
         t_peer_prep = f"{time.perf_counter() - t:.1f}s"
-    print(f"photos: {len(PHOTOS)} scikit-image PNGs -> {CROP}px HR sub-images (step {STEP}); "
-          f"prepared by srlab-prepare: {t_srlab_prep}, by BasicSR's tools: {t_peer_prep}")
+    print(
+        f"photos: {len(PHOTOS)} scikit-image PNGs -> {CROP}px HR sub-images (step {STEP}); "
+        f"prepared by srlab-prepare: {t_srlab_prep}, by BasicSR's tools: {t_peer_prep}"
+    )
 
     rows = []
     for net in nets:
@@ -293,18 +433,33 @@ def main() -> None:
         for r in range(args.rounds):
             out = work / "runs" / f"srlab_{net}_{r}"
             shutil.rmtree(out, ignore_errors=True)  # a kept --work folder: no stale CSV log
-            wall, mib = timed(srlab_cmd(net, cfg, b, a, srlab_prep, out, args.workers, args.device), env=env,
-                              show=args.show)
+            wall, mib = timed(
+                srlab_cmd(net, cfg, b, a, srlab_prep, out, args.workers, args.device),
+                env=env,
+                show=args.show,
+            )
             res["srlab"].append((srlab_its(out, a, b), wall, mib))
             name = f"bench_{net}_{r}_{os.getpid()}"
             opt = work / "runs" / f"{name}.yml"
-            opt.write_text(yaml.safe_dump(basicsr_options(net, cfg, b, a, peer_prep, name, args.workers, args.device)))
-            wall, mib = timed([peer, str(root / "basicsr" / "train.py"), "-opt", str(opt)], env=env, cwd=str(root),
-                              show=args.show)
+            opt.write_text(
+                yaml.safe_dump(
+                    basicsr_options(net, cfg, b, a, peer_prep, name, args.workers, args.device)
+                )
+            )
+            wall, mib = timed(
+                [peer, str(root / "basicsr" / "train.py"), "-opt", str(opt)],
+                env=env,
+                cwd=str(root),
+                show=args.show,
+            )
             res["basicsr"].append((basicsr_its(root / "experiments" / name, a, b), wall, mib))
             shutil.rmtree(root / "experiments" / name, ignore_errors=True)
-            print(f"  {net} round {r}: srlab {res['srlab'][-1][0]:.2f} it/s ({res['srlab'][-1][1]:.1f}s in all), "
-                  f"BasicSR {res['basicsr'][-1][0]:.2f} it/s ({res['basicsr'][-1][1]:.1f}s in all)", flush=True)
+            (s_its, s_wall, _), (b_its, b_wall, _) = res["srlab"][-1], res["basicsr"][-1]
+            print(
+                f"  {net} round {r}: srlab {s_its:.2f} it/s ({s_wall:.1f}s in all), "
+                f"BasicSR {b_its:.2f} it/s ({b_wall:.1f}s in all)",
+                flush=True,
+            )
         row = {"net": net, **{k: v for k, v in cfg.items() if k != "net"}, "widths": cfg["net"]}
         for fw in ("srlab", "basicsr"):
             row[f"{fw}_its"] = statistics.median(x[0] for x in res[fw])
@@ -314,21 +469,33 @@ def main() -> None:
         row["paired"] = statistics.median(x[0] / y[0] for x, y in zip(res["srlab"], res["basicsr"]))
         rows.append(row)
 
-    print(f"\n{args.size} sizes, device {args.device}, {os.cpu_count()} CPUs, {args.threads or 'default'} "
-          f"intra-op threads, {args.workers} loader workers; {b} iterations per run, it/s over iterations "
-          f"{a}..{b}, median of {args.rounds} round(s); wall = the whole process incl. start-up")
-    head = f"{'network':<14} {'x':>2} {'batch':>5} {'HR patch':>8}  {'srlab it/s':>10} {'BasicSR it/s':>12} " \
-           f"{'srlab smp/s':>11} {'BasicSR smp/s':>13} {'srlab MiB':>9} {'BasicSR MiB':>11} " \
-           f"{'srlab wall':>10} {'BasicSR wall':>12} {'ratio':>6} {'paired':>6}"
+    print(
+        f"\n{args.size} sizes, device {args.device}, {os.cpu_count()} CPUs, "
+        f"{args.threads or 'default'} intra-op threads, {args.workers} loader workers; "
+        f"{b} iterations per run, it/s over iterations {a}..{b}, median of {args.rounds} "
+        "round(s); wall = the whole process incl. start-up"
+    )
+    head = (
+        f"{'network':<14} {'x':>2} {'batch':>5} {'HR patch':>8}  "
+        f"{'srlab it/s':>10} {'BasicSR it/s':>12} "
+        f"{'srlab smp/s':>11} {'BasicSR smp/s':>13} {'srlab MiB':>9} {'BasicSR MiB':>11} "
+        f"{'srlab wall':>10} {'BasicSR wall':>12} {'ratio':>6} {'paired':>6}"
+    )
     print(head)
     for r in rows:
-        print(f"{r['net']:<14} {r['scale']:>2} {r['batch']:>5} {r['hr_patch']:>8}  {r['srlab_its']:>10.2f} "
-              f"{r['basicsr_its']:>12.2f} {r['srlab_its'] * r['batch']:>11.1f} {r['basicsr_its'] * r['batch']:>13.1f} "
-              f"{r['srlab_mib']:>9.0f} {r['basicsr_mib']:>11.0f} {r['srlab_wall']:>9.1f}s {r['basicsr_wall']:>11.1f}s "
-              f"{r['ratio']:>6.2f} {r['paired']:>6.2f}")
-    print("ratio = srlab it/s / BasicSR it/s, of the medians (>1: srlab faster); paired = median of the "
-          "rounds' ratios (each round runs both back to back); widths: "
-          + "; ".join(f"{r['net']} {json.dumps(r['widths'])}" for r in rows))
+        print(
+            f"{r['net']:<14} {r['scale']:>2} {r['batch']:>5} {r['hr_patch']:>8}  "
+            f"{r['srlab_its']:>10.2f} {r['basicsr_its']:>12.2f} "
+            f"{r['srlab_its'] * r['batch']:>11.1f} {r['basicsr_its'] * r['batch']:>13.1f} "
+            f"{r['srlab_mib']:>9.0f} {r['basicsr_mib']:>11.0f} "
+            f"{r['srlab_wall']:>9.1f}s {r['basicsr_wall']:>11.1f}s "
+            f"{r['ratio']:>6.2f} {r['paired']:>6.2f}"
+        )
+    print(
+        "ratio = srlab it/s / BasicSR it/s, of the medians (>1: srlab faster); "
+        "paired = median of the rounds' ratios (each round runs both back to back); widths: "
+        + "; ".join(f"{r['net']} {json.dumps(r['widths'])}" for r in rows)
+    )
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
 

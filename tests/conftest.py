@@ -68,8 +68,14 @@ def image_folder(tmp_path):
 def tiny_run_overrides(folder, hr_patch_size: int) -> list[str]:
     """Overrides for a seconds-long CPU training run of an experiment on a made image folder."""
     return [
-        "logger=none", "~callbacks.val_images",
-        f"data.train_dir={folder}", f"data.val_dir={folder}", "data.num_workers=0",
-        "data.batch_size=2", f"data.hr_patch_size={hr_patch_size}", "data.samples_per_epoch=2",
-        "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
+        "logger=none",
+        "~callbacks.val_images",
+        f"data.train_dir={folder}",
+        f"data.val_dir={folder}",
+        "data.num_workers=0",
+        "data.batch_size=2",
+        f"data.hr_patch_size={hr_patch_size}",
+        "data.samples_per_epoch=2",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
     ]

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from srlab.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from srlab.core.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 
 
 def test_matlab_rgb2ycbcr_known_values():

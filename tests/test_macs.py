@@ -26,15 +26,18 @@ def test_model_size_of_a_built_net_equals_the_count_of_its_spec():
         by_spec, by_module = model_size(net, spec), model_size(net)
         assert by_spec == by_module, spec
         assert weight.device.type == "cpu" and net.training  # the real network is left as it was
-    assert model_size(build_from_spec(ESPCN_X3)) == {"params": 22_729, MACS_KEY: {"x3": ESPCN_X3_MACS}}
+    assert model_size(build_from_spec(ESPCN_X3)) == {
+        "params": 22_729,
+        MACS_KEY: {"x3": ESPCN_X3_MACS},
+    }
     carn = model_size(build_from_spec(specs[2]), specs[2])
     assert set(carn[MACS_KEY]) == {"x2", "x3", "x4"} and carn[MACS_KEY]["x2"] == 222_820_761_600
     assert carn["params"] == count_net(specs[2], 4)["params"] == 1_591_939
 
 
 def test_shared_weights_count_once_in_params_and_every_use_in_macs():
-    spec = {"_target_": "srlab.archs.DRCN", "scale": 3, "num_feat": 8, "num_recursions": 3}
-    one = model_size(build_from_spec({**spec, "num_recursions": 1}))
+    spec = {"_target_": "srlab.archs.DRCN", "scale": 3, "num_feat": 8, "num_recursion": 3}
+    one = model_size(build_from_spec({**spec, "num_recursion": 1}))
     three = model_size(build_from_spec(spec))
     assert three["params"] == one["params"] + 2  # two more ensemble weights, the conv is shared
     # each recursion: the shared conv and the shared reconstruction (8->8, 8->1), at HR size

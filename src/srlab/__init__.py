@@ -3,10 +3,11 @@
 Public API::
 
     import srlab
-    lr = srlab.imresize(hr, 1 / 3)                # MATLAB-exact bicubic, (C,H,W) or (B,C,H,W)
-    srlab.psnr(sr, hr, crop_border=3)             # SR protocol: 8-bit, Y (BT.601), border crop
-    model = srlab.load_model("best.ckpt")          # rebuilt from the checkpoint alone
-    sr = srlab.upscale(model, "photo.png")         # float (3, sH, sW) in [0, 1]
+
+    lr = srlab.imresize(hr, 1 / 3)  # MATLAB-exact bicubic, (C,H,W) or (B,C,H,W)
+    srlab.psnr(sr, hr, crop_border=3)  # SR protocol: 8-bit, Y (BT.601), border crop
+    model = srlab.load_model("best.ckpt")  # rebuilt from the checkpoint alone
+    sr = srlab.upscale(model, "photo.png")  # float (3, sH, sW) in [0, 1]
 """
 
 __version__ = "0.1.0"
@@ -17,10 +18,10 @@ from typing import Any
 # Public names -> the module that defines them. Imported on first use (PEP 562), so that tools
 # which need no torch (e.g. `srlab-mos`) start fast; `from srlab import psnr` works as usual.
 _EXPORTS = {
-    "rgb_to_y": ".color",
-    "rgb_to_ycbcr": ".color",
-    "ycbcr_to_rgb": ".color",
-    "imresize": ".data.imresize",
+    "rgb_to_y": ".core.color",
+    "rgb_to_ycbcr": ".core.color",
+    "ycbcr_to_rgb": ".core.color",
+    "imresize": ".core.imresize",
     "SRLabError": ".errors",
     "upscale": ".inference",
     "PSNR": ".metrics",
@@ -30,6 +31,8 @@ _EXPORTS = {
     "SRModule": ".models",
     "load_model": ".models",
     "load_net_weights": ".models",
+    "interpolate_checkpoints": ".models",
+    "interpolate_state_dicts": ".models",
 }
 
 
@@ -54,6 +57,8 @@ __all__ = [
     "SSIM",
     "load_model",
     "load_net_weights",
+    "interpolate_checkpoints",
+    "interpolate_state_dicts",
     "upscale",
     "SRModule",
     "SRLabError",

@@ -1,21 +1,8 @@
-"""Public inference API: ``srlab.upscale(model, image)``, with seam-free tiling and x8
-self-ensemble.
+"""Public inference API: ``srlab.upscale(model, image)``, with seam-free tiling and x8 ensemble.
 
-Tiling
-------
-A large image is cut into overlapping tiles in LR space. Each tile is run with ``context``
-extra LR pixels on every side that has image there (so the network, the bicubic
-pre-upsampling of ``pre_upsample`` networks, the Cb/Cr merge of Y networks and the reflect
-padding of ``border`` networks all see real neighbours, not a tile edge); those context pixels
-are cropped off the tile's SR output. Neighbouring tiles then still share ``overlap`` LR pixels,
-and there the outputs are blended with a raised-cosine ramp (``0.5 - 0.5 cos``) that rises
-over the shared band. The window of a tile is the product of one ramp per axis, so the sum of
-the windows is separable too, and the blend is normalised by it exactly (the weights of every
-output pixel sum to 1), even where the last tile of a row is shifted to end at the image edge
-and overlaps more. The result is within float noise of the untiled output wherever the
-network's receptive field fits in ``context + overlap / 2`` LR pixels, and without visible
-seams elsewhere (the far tails of the receptive field are cut off, and the blend hides the
-residual difference; see ``bench/bench_tiling.py`` for measured figures).
+Tiling and the self-ensemble are :mod:`srlab.core.tiling`'s (the SR module validates with them
+too); this module adds the public API on top: images from files or arrays, the model's scale
+checked, and the tile size that fits a memory budget.
 
 Automatic tile size (``max_memory``)
 ------------------------------------
@@ -35,7 +22,7 @@ import os
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,33 +30,20 @@ from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from .core.tiling import DEFAULT_CONTEXT, DEFAULT_OVERLAP, self_ensemble, tiled_forward
 from .data.io import read_image, to_float
 from .errors import SRLabError
 
 if TYPE_CHECKING:
     from .models.sr_module import SRModule
 
-__all__ = [
-    "upscale",
-    "as_image_tensor",
-    "self_ensemble",
-    "tiled_forward",
-    "tile_starts",
-    "auto_tile_size",
-    "sr_forward",
-    "DEFAULT_OVERLAP",
-    "DEFAULT_CONTEXT",
-]
+__all__ = ["upscale", "as_image_tensor", "auto_tile_size", "sr_forward"]
 
-#: LR pixels shared (and blended) by neighbouring tiles.
-DEFAULT_OVERLAP = 16
-#: LR pixels of real image around each tile, run through the network and cropped off.
-DEFAULT_CONTEXT = 16
 _PROBE = 64
 _SAFETY = 1.5
 
 
-def as_image_tensor(image: Tensor | np.ndarray | str | os.PathLike) -> Tensor:
+def as_image_tensor(image: Tensor | np.ndarray | str | os.PathLike[str]) -> Tensor:
     """A path, HxWx3 uint8 array, PIL image or (3,H,W) tensor -> float (3,H,W) in [0, 1]."""
     if isinstance(image, (str, os.PathLike)):
         return to_float(read_image(Path(image)))
@@ -86,137 +60,12 @@ def as_image_tensor(image: Tensor | np.ndarray | str | os.PathLike) -> Tensor:
     return to_float(image) if image.dtype == torch.uint8 else image.float()
 
 
-# ---------------------------------------------------------------------- self-ensemble
-def self_ensemble(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """x8 geometric self-ensemble (Lim et al., EDSR; Timofte et al., "Seven ways"): run ``fn``
-    on the 8 flips/rotations of ``x`` (the dihedral group of the square), undo each transform
-    on the output and average.
-
-    ``fn`` maps ``(B, C, h, w)`` to ``(B, C', s*h, s*w)`` for any ``h, w`` (rotations swap
-    them). The outputs are summed one at a time, so the peak memory is that of one pass plus
-    one output.
-    """
-    acc = None
-    for k in range(4):
-        for flip in (False, True):
-            t = torch.rot90(x, k, dims=(-2, -1))
-            if flip:
-                t = t.flip(-1)
-            y = fn(t)
-            if flip:
-                y = y.flip(-1)
-            y = torch.rot90(y, -k, dims=(-2, -1))
-            acc = y if acc is None else acc.add_(y)
-    return acc.div_(8.0)
-
-
-# ---------------------------------------------------------------------- tiling
-def tile_starts(length: int, tile: int, overlap: int) -> tuple[list[int], int]:
-    """``(starts, size)`` of the fewest tiles of at most ``tile`` pixels that cover
-    ``[0, length)`` with neighbours sharing at least ``overlap`` pixels. The tiles are made
-    equally large (``size <= tile``), so no pixel is computed more often than needed (a fixed
-    stride would leave a last tile that mostly repeats its neighbour)."""
-    if length <= tile:
-        return [0], length
-    n = -(-(length - overlap) // (tile - overlap))
-    size = -(-(length + (n - 1) * overlap) // n)
-    stride = size - overlap
-    return [min(i * stride, length - size) for i in range(n)], size
-
-
-def _ramp(n: int, device: torch.device) -> Tensor:
-    """Raised-cosine weights rising over ``n`` pixels, strictly inside (0, 1)."""
-    i = torch.arange(n, dtype=torch.float64, device=device)
-    return 0.5 - 0.5 * torch.cos(math.pi * (i + 0.5) / n)
-
-
-def _windows(length: int, tile: int, starts: list[int], scale: int) -> list[Tensor]:
-    """1-D blending window (HR pixels) of each tile along one axis: 1 in the middle, a rising
-    ramp over the band shared with the previous tile, a falling one over the next's."""
-    out = []
-    for i, s in enumerate(starts):
-        n = min(tile, length - s) * scale
-        w = torch.ones(n, dtype=torch.float64)
-        if i > 0:  # band shared with the previous tile
-            shared = (starts[i - 1] + tile - s) * scale
-            if shared > 0:
-                w[:shared] = _ramp(shared, w.device)
-        if i + 1 < len(starts):
-            shared = (s + tile - starts[i + 1]) * scale
-            if shared > 0:
-                w[n - shared :] = torch.minimum(w[n - shared :], _ramp(shared, w.device).flip(0))
-        out.append(w)
-    return out
-
-
-def tiled_forward(
-    fn: Callable[[Tensor], Tensor],
-    x: Tensor,
-    scale: int,
-    tile: int,
-    overlap: int = DEFAULT_OVERLAP,
-    context: int = DEFAULT_CONTEXT,
-    out_device: torch.device | str | None = None,
-) -> Tensor:
-    """Run ``fn`` (LR ``(B,C,h,w)`` -> SR ``(B,C',s*h,s*w)``) over overlapping tiles of ``x``
-    and blend them (see the module docstring).
-
-    Args:
-        fn: the SR function, e.g. ``lambda t: model(t, scale)``.
-        x: ``(B, C, H, W)`` LR batch (on the device ``fn`` expects).
-        scale: the SR factor.
-        tile: largest tile side in LR pixels (without context); the tiles of an axis are
-            made equally large (see :func:`tile_starts`).
-        overlap: LR pixels shared by neighbouring tiles (blended); ``< tile / 2``.
-        context: LR pixels of extra input around each tile, cropped off after SR.
-        out_device: where the whole-image output is assembled (default: ``x``'s device; the
-            CPU keeps a GPU's memory for the tiles).
-
-    Returns:
-        ``(B, C', s*H, s*W)`` float32.
-    """
-    if tile < 1 or overlap < 0 or context < 0:
-        raise SRLabError(f"tile must be >= 1 and overlap, context >= 0; got tile={tile}, overlap={overlap}, context={context}")
-    if 2 * overlap >= tile:
-        raise SRLabError(f"the tile overlap ({overlap} px) must be less than half the tile ({tile} px)")
-    b, _, h, w = x.shape
-    if h <= tile and w <= tile:
-        return fn(x).float().to(out_device or x.device)
-    (ys, th), (xs, tw) = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
-    wys, wxs = _windows(h, th, ys, scale), _windows(w, tw, xs, scale)
-    out_device = torch.device(out_device or x.device)
-    # separable normaliser: sum over tiles of wy_i(y) * wx_j(x) = (sum_i wy_i)(y) * (sum_j wx_j)(x)
-    norm_y = torch.zeros(h * scale, dtype=torch.float64)
-    norm_x = torch.zeros(w * scale, dtype=torch.float64)
-    for s, wy in zip(ys, wys):
-        norm_y[s * scale : s * scale + len(wy)] += wy
-    for s, wx in zip(xs, wxs):
-        norm_x[s * scale : s * scale + len(wx)] += wx
-    out = None
-    for y0, wy in zip(ys, wys):
-        y1 = min(y0 + th, h)
-        cy0, cy1 = min(context, y0), min(context, h - y1)
-        for x0, wx in zip(xs, wxs):
-            x1 = min(x0 + tw, w)
-            cx0, cx1 = min(context, x0), min(context, w - x1)
-            sr = fn(x[..., y0 - cy0 : y1 + cy1, x0 - cx0 : x1 + cx1])
-            sr = sr[..., cy0 * scale : (cy0 + y1 - y0) * scale, cx0 * scale : (cx0 + x1 - x0) * scale]
-            if out is None:
-                out = torch.zeros(b, sr.shape[1], h * scale, w * scale, dtype=torch.float32, device=out_device)
-            weight = (wy / norm_y[y0 * scale : y1 * scale])[:, None] * (
-                wx / norm_x[x0 * scale : x1 * scale]
-            )[None, :]
-            out[..., y0 * scale : y1 * scale, x0 * scale : x1 * scale].add_(
-                sr.float().to(out_device) * weight.to(device=out_device, dtype=torch.float32)
-            )
-            del sr
-    return out
-
-
 # ---------------------------------------------------------------------- memory budget
 class _LiveBytes(TorchDispatchMode):
-    """Counts the bytes of tensor storages alive at once while operators run (CPU or GPU):
-    every new storage an operator returns is added, and subtracted when its tensor dies."""
+    """Counts the bytes of tensor storages alive at once while operators run (CPU or GPU).
+
+    Every new storage an operator returns is added, and subtracted when its tensor dies.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -229,7 +78,13 @@ class _LiveBytes(TorchDispatchMode):
             self._seen.discard(key)
             self.live -= n
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         out = func(*args, **(kwargs or {}))
         for t in tree_flatten(out)[0]:
             if isinstance(t, Tensor):
@@ -271,8 +126,9 @@ def auto_tile_size(
     device: torch.device | str = "cpu",
     in_channels: int = 3,
 ) -> int | None:
-    """The largest tile side (LR pixels, a multiple of 8) whose run fits ``max_memory_mb``
-    together with the whole-image buffers; ``None`` when the whole image fits untiled.
+    """The largest tile side (LR pixels, a multiple of 8) whose run fits ``max_memory_mb``.
+
+    The whole-image buffers count too; ``None`` when the whole image fits untiled.
 
     ``fixed_bytes``: memory taken whatever the tile (weights; on the CPU also the input and
     the SR output accumulator, added here). Raises :class:`SRLabError` when even a small tile
@@ -316,9 +172,11 @@ def sr_forward(
     ensemble: bool = False,
     out_device: torch.device | str | None = None,
 ) -> Tensor:
-    """``model(lr, scale)`` for an LR batch ``(B,3,H,W)``, optionally tiled and/or x8
-    self-ensembled; not clamped. ``max_memory`` (MB) picks the tile size when ``tile`` is
-    ``None`` (see :func:`auto_tile_size`)."""
+    """``model(lr, scale)`` for an LR batch ``(B,3,H,W)``, optionally tiled and/or x8 ensembled.
+
+    Not clamped. ``max_memory`` (MB) picks the tile size when ``tile`` is ``None`` (see
+    :func:`auto_tile_size`).
+    """
     scale = model.check_scale(scale)
 
     def one(t: Tensor) -> Tensor:
@@ -327,8 +185,16 @@ def sr_forward(
     fn = (lambda t: self_ensemble(one, t)) if ensemble else one
     if tile is None and max_memory is not None:
         weights = sum(p.numel() * p.element_size() for p in model.parameters())
-        tile = auto_tile_size(fn, tuple(lr.shape), scale, max_memory, overlap, context,
-                              fixed_bytes=weights, device=lr.device)
+        tile = auto_tile_size(
+            fn,
+            tuple(lr.shape),
+            scale,
+            max_memory,
+            overlap,
+            context,
+            fixed_bytes=weights,
+            device=lr.device,
+        )
     if tile is None:
         out = fn(lr)
         return out.to(out_device) if out_device is not None else out
@@ -338,7 +204,7 @@ def sr_forward(
 @torch.inference_mode()
 def upscale(
     model: SRModule,
-    image: Tensor | np.ndarray | str | os.PathLike,
+    image: Tensor | np.ndarray | str | os.PathLike[str],
     scale: int | None = None,
     tile: int | None = None,
     overlap: int = DEFAULT_OVERLAP,
@@ -370,7 +236,9 @@ def upscale(
     was_training = model.training
     model.eval()
     try:
-        out = sr_forward(model, x, scale, tile, overlap, context, max_memory, self_ensemble, out_device="cpu")
+        out = sr_forward(
+            model, x, scale, tile, overlap, context, max_memory, self_ensemble, out_device="cpu"
+        )
         return out[0].clamp_(0, 1)
     finally:
         model.train(was_training)

@@ -35,11 +35,19 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .archs.base import is_multi_scale, net_scales
+from .core.rules import InputRules
 from .errors import SRLabError
 from .utils import build_from_spec
 
-__all__ = ["OUT_W", "OUT_H", "MACS_KEY", "UnsupportedScale", "count_net", "count_module", "model_size"]
+__all__ = [
+    "OUT_W",
+    "OUT_H",
+    "MACS_KEY",
+    "UnsupportedScale",
+    "count_net",
+    "count_module",
+    "model_size",
+]
 
 OUT_W, OUT_H = 1280, 720
 #: the key of the per-scale MAC counts in :func:`model_size` (MACs per 1280x720 HR output)
@@ -60,9 +68,12 @@ def _build_meta(spec: Mapping[str, Any]) -> nn.Module:
         return build_from_spec(spec).to("meta")
 
 
-def _flops(net: nn.Module, scale: int, h: int, w: int, state: dict[str, torch.Tensor] | None) -> int:
-    x = torch.empty(1, int(net.in_channels), h, w, device="meta")
-    kwargs = {"scale": scale} if is_multi_scale(net) else {}
+def _flops(
+    net: nn.Module, scale: int, h: int, w: int, state: dict[str, torch.Tensor] | None
+) -> int:
+    rules = InputRules.of(net)
+    x = torch.empty(1, 1 if rules.y_channel else 3, h, w, device="meta")
+    kwargs = rules.net_kwargs(scale)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         if state is None:
             net(x, **kwargs)
@@ -71,25 +82,29 @@ def _flops(net: nn.Module, scale: int, h: int, w: int, state: dict[str, torch.Te
     return int(counter.get_total_flops())
 
 
-def _count(net: nn.Module, scale: int, out_w: int, out_h: int, state: dict[str, torch.Tensor] | None) -> int:
-    if getattr(net, "pre_upsample", False):
-        b = int(getattr(net, "border", 0) or 0)
-        return int(round(_flops(net, scale, out_h + 2 * b, out_w + 2 * b, state) / 2))
-    h, w = out_h / scale, out_w / scale
+def _count(
+    net: nn.Module, scale: int, out_w: int, out_h: int, state: dict[str, torch.Tensor] | None
+) -> int:
+    # the network's input for this output, as the input rules make it at inference
+    h, w = InputRules.of(net).input_size(out_h, out_w, scale)
     if not h.is_integer():
         raise UnsupportedScale(f"the output height {out_h} is not a multiple of x{scale}")
     if w.is_integer():
-        flops2 = _flops(net, scale, int(h), int(w), state)
+        flops2: float = _flops(net, scale, int(h), int(w), state)
     else:  # affine in the width: interpolate between the two integer widths
         lo, hi = math.floor(w), math.ceil(w)
         f_lo, f_hi = _flops(net, scale, int(h), lo, state), _flops(net, scale, int(h), hi, state)
         flops2 = f_lo + (w - lo) * (f_hi - f_lo)
-    return int(round(flops2 / 2))
+    return round(flops2 / 2)
 
 
-def count_net(spec: Mapping[str, Any], scale: int, out_w: int = OUT_W, out_h: int = OUT_H) -> dict[str, int]:
-    """``{"params", "macs"}`` of the network ``spec`` (``{"_target_": ..., **kwargs}``, as a
-    config or a checkpoint stores it) built for ``scale``, for an ``out_w x out_h`` output.
+def count_net(
+    spec: Mapping[str, Any], scale: int, out_w: int = OUT_W, out_h: int = OUT_H
+) -> dict[str, int]:
+    """``{"params", "macs"}`` of the network ``spec`` built for ``scale``.
+
+    ``spec`` is ``{"_target_": ..., **kwargs}``, as a config or a checkpoint stores it; the
+    MACs are for an ``out_w x out_h`` output.
 
     Raises:
         UnsupportedScale: the network refuses ``scale`` (its constructor raises ``ValueError``),
@@ -105,9 +120,14 @@ def count_net(spec: Mapping[str, Any], scale: int, out_w: int = OUT_W, out_h: in
 
 
 def count_module(net: nn.Module, scale: int, out_w: int = OUT_W, out_h: int = OUT_H) -> int:
-    """MACs of an already built network at ``scale`` for an ``out_w x out_h`` output, counted on
-    meta stand-ins of its weights (the network itself is neither copied nor run)."""
-    state = {n: torch.empty_like(t, device="meta") for n, t in (*net.named_parameters(), *net.named_buffers())}
+    """MACs of an already built network at ``scale`` for an ``out_w x out_h`` output.
+
+    Counted on meta stand-ins of its weights (the network itself is neither copied nor run).
+    """
+    state = {
+        n: torch.empty_like(t, device="meta")
+        for n, t in (*net.named_parameters(), *net.named_buffers())
+    }
     was_training = net.training
     net.eval()
     try:
@@ -119,13 +139,15 @@ def count_module(net: nn.Module, scale: int, out_w: int = OUT_W, out_h: int = OU
 def model_size(
     net: nn.Module, net_spec: Mapping[str, Any] | None = None, scales: Iterable[int] | None = None
 ) -> dict[str, Any]:
-    """``{"params": N, "macs_720p_hr": {"x<s>": MACs, ...}}`` of ``net`` at ``scales`` (default:
-    every scale it serves). MACs are counted on a meta rebuild from ``net_spec`` when given (the
-    numbers of ``srlab-zoo``), else on meta stand-ins of ``net``'s weights; a scale that cannot
-    be counted (e.g. 720 is not a multiple of it) is left out."""
+    """``{"params": N, "macs_720p_hr": {"x<s>": MACs, ...}}`` of ``net`` at ``scales``.
+
+    ``scales`` defaults to every scale it serves. MACs are counted on a meta rebuild from
+    ``net_spec`` when given (the numbers of ``srlab-zoo``), else on meta stand-ins of ``net``'s
+    weights; a scale that cannot be counted (e.g. 720 is not a multiple of it) is left out.
+    """
     params = sum(p.numel() for p in net.parameters())
     macs: dict[str, int] = {}
-    for s in scales or net_scales(net):
+    for s in scales or InputRules.of(net).scales:
         s = int(s)
         try:
             if net_spec is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import SRLabError
 
-__all__ = ["build_from_spec", "check_spec", "network_classes", "locate"]
+__all__ = ["build_from_spec", "check_spec", "network_classes", "upgrade_spec", "locate"]
 
 
 def locate(path: str) -> Any:
@@ -27,23 +27,46 @@ def locate(path: str) -> Any:
 def network_classes() -> dict[str, type]:
     """The only classes a network description may name: ``_target_`` -> class.
 
-    Every network exported by :mod:`srlab.archs` (a subclass of ``SRNet`` listed in its
-    ``__all__``, i.e. what ``conf/model/net/*.yaml`` name) and the GAN discriminators, each under
-    its public name (``srlab.archs.EDSR``) and its defining module's name
-    (``srlab.archs.edsr.EDSR``). Nothing outside :mod:`srlab.archs` is ever in it.
+    Every network and discriminator that :func:`srlab.archs.networks` finds in the modules of
+    :mod:`srlab.archs` (a public ``SRNet`` or ``Discriminator`` subclass with its own
+    constructor, defined in ``srlab/archs/<file>.py``), each under its public name
+    (``srlab.archs.EDSR``) and its defining module's name (``srlab.archs.edsr.EDSR``). Finding
+    them imports only the modules of that package, never a name taken from a file, and nothing
+    outside :mod:`srlab.archs` is ever in the table.
     """
     from . import archs
 
-    discriminators = {archs.SRGANDiscriminator, archs.VGGDiscriminator}
     table: dict[str, type] = {}
-    for name in archs.__all__:
-        obj = getattr(archs, name, None)
-        if not isinstance(obj, type):
-            continue
-        if (issubclass(obj, archs.SRNet) and obj is not archs.SRNet) or obj in discriminators:
-            table[f"srlab.archs.{name}"] = obj
-            table[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    for name, cls in archs.networks().items():
+        table[f"srlab.archs.{name}"] = cls
+        table[f"{cls.__module__}.{cls.__qualname__}"] = cls
     return table
+
+
+def upgrade_spec(spec: Mapping[str, Any], cls: type | None = None) -> dict[str, Any]:
+    """``spec`` with the argument names its network has since renamed replaced by the new ones.
+
+    A network that renames a constructor argument records ``renamed_args = {old: new}`` on its
+    class, so that checkpoints written before the rename (whose ``net_spec`` carries the old
+    name) still build. Keys are kept in order; a spec without old names comes back as a copy.
+
+    Args:
+        spec: a network description, ``{"_target_": ..., **kwargs}``.
+        cls: its class, when already looked up (otherwise :func:`check_spec` finds it).
+
+    Raises:
+        SRLabError: ``spec`` names no srlab network, or gives an argument under both its old and
+            its new name.
+    """
+    cls = cls or check_spec(spec)
+    renamed: Mapping[str, str] = getattr(cls, "renamed_args", {})
+    both = [f"{k!r}/{renamed[k]!r}" for k in spec if k in renamed and renamed[k] in spec]
+    if both:
+        raise SRLabError(
+            f"the network description of {cls.__name__} gives {', '.join(both)}: one argument "
+            "under its old and its new name"
+        )
+    return {renamed.get(k, k) if isinstance(k, str) else k: v for k, v in spec.items()}
 
 
 def _describe(value: Any, limit: int = 80) -> str:
@@ -54,13 +77,16 @@ def _describe(value: Any, limit: int = 80) -> str:
 def check_spec(spec: Any, what: str = "the network description") -> type:
     """The srlab network class ``spec`` names, or :class:`SRLabError` (one sentence) when
     ``spec`` is not a ``{"_target_": "srlab.archs.<Name>", **kwargs}`` mapping of one of
-    :func:`network_classes`. Nothing is imported or called besides :mod:`srlab.archs` itself.
+    :func:`network_classes`. Nothing is imported or called besides the modules of
+    :mod:`srlab.archs`.
     """
     if not isinstance(spec, Mapping) or "_target_" not in spec:
         raise SRLabError(f"{what} must be a mapping with a '_target_' key, got {_describe(spec)}")
     target = spec["_target_"]
     if not isinstance(target, str):
-        raise SRLabError(f"{what} names {_describe(target)} as its '_target_'; expected the name of an srlab network")
+        raise SRLabError(
+            f"{what} names {_describe(target)} as its '_target_'; expected the name of an srlab network"
+        )
     table = network_classes()
     cls = table.get(target)
     if cls is None:
@@ -77,6 +103,8 @@ def build_from_spec(spec: Mapping[str, Any]) -> Any:
 
     This is what a checkpoint stores about its network, so that a model can be rebuilt from the
     checkpoint alone without Hydra (nets take plain keyword arguments, so no recursion needed).
+    Argument names the network has renamed since the checkpoint was written are mapped to the
+    new ones first (:func:`upgrade_spec`).
     ``_target_`` is looked up in :func:`network_classes` before anything is imported or called:
     any other name (``subprocess.run``, ``os.system``, ...) is refused.
 
@@ -86,8 +114,15 @@ def build_from_spec(spec: Mapping[str, Any]) -> Any:
             it does not support), as raised by the constructor.
     """
     cls = check_spec(spec)
-    kwargs = {k: v for k, v in spec.items() if not (isinstance(k, str) and k.startswith("_") and k.endswith("_"))}
+    spec = upgrade_spec(spec, cls)
+    kwargs = {
+        k: v
+        for k, v in spec.items()
+        if not (isinstance(k, str) and k.startswith("_") and k.endswith("_"))
+    }
     bad = [k for k in kwargs if not isinstance(k, str) or not k.isidentifier()]
     if bad:
-        raise SRLabError(f"the network description of {cls.__name__} has invalid argument names: {bad[:4]}")
+        raise SRLabError(
+            f"the network description of {cls.__name__} has invalid argument names: {bad[:4]}"
+        )
     return cls(**kwargs)

@@ -15,9 +15,9 @@ from srlab.archs import (
     ResidualBlockNoBN,
     Upsampler,
 )
-from srlab.archs.base import is_multi_scale, net_scales
 from srlab.archs.fsrcnn import deconv_padding
-from srlab.data import imresize
+from srlab.core.contract import is_multi_scale, net_scales
+from srlab.core.imresize import imresize
 from srlab.losses import L1Loss, WeightedSum
 from srlab.metrics import psnr
 from srlab.models import SRModule
@@ -34,9 +34,9 @@ def n_weights(m):  # weights only (no biases, no PReLU slopes): some papers coun
 
 # tiny builds: the paper structure with small widths/depths (the counts test uses paper sizes)
 TINY = {
-    "vdsr": lambda **kw: VDSR(num_feat=8, num_layers=5, **kw),
-    "fsrcnn": lambda **kw: FSRCNN(d=12, s=4, m=2, **kw),
-    "fsrcnn_s": lambda **kw: FSRCNN(d=8, s=3, m=1, **kw),
+    "vdsr": lambda **kw: VDSR(num_feat=8, num_layer=5, **kw),
+    "fsrcnn": lambda **kw: FSRCNN(num_feat=12, num_shrink_ch=4, num_map_layer=2, **kw),
+    "fsrcnn_s": lambda **kw: FSRCNN(num_feat=8, num_shrink_ch=3, num_map_layer=1, **kw),
     "edsr_baseline": lambda **kw: EDSR(num_feat=8, num_block=2, **kw),
     "edsr": lambda **kw: EDSR(num_feat=8, num_block=2, res_scale=0.1, **kw),
     "mdsr": lambda **kw: MDSR(num_feat=8, num_block=2, **kw),
@@ -98,7 +98,9 @@ def test_unsupported_scales_are_clear_errors():
 def test_forward_backward_and_branch_updates():
     for name, build in TINY.items():
         net = build(scale=3) if name not in MULTI else build(scale=[2, 3, 4])
-        x = torch.rand(2, net.in_channels, 12 if net.pre_upsample else 4, 12 if net.pre_upsample else 4)
+        x = torch.rand(
+            2, net.in_channels, 12 if net.pre_upsample else 4, 12 if net.pre_upsample else 4
+        )
         _call(net, x, 3).square().mean().backward()
         grads = {k: p.grad for k, p in net.named_parameters()}
         assert all(g is None or torch.isfinite(g).all() for g in grads.values()), name
@@ -131,7 +133,9 @@ def test_parameter_counts_match_the_papers():
         vdsr = VDSR()
         assert n_weights(vdsr) == 664_704 and n_params(vdsr) == 665_921  # paper: 665K (weights)
         assert n_weights(FSRCNN()) == 12_464 and n_params(FSRCNN()) == 12_809  # paper: 12,464
-        assert n_weights(FSRCNN(d=32, s=5, m=1)) == 3_937  # paper: 3,937
+        assert (
+            n_weights(FSRCNN(num_feat=32, num_shrink_ch=5, num_map_layer=1)) == 3_937
+        )  # paper: 3,937
         assert n_params(EDSR(scale=2)) == 1_369_859  # baseline: 1.37M (x2)
         big = dict(num_feat=256, num_block=32, res_scale=0.1)
         assert n_params(EDSR(scale=2, **big)) == 40_729_603  # 40.7M
@@ -141,7 +145,10 @@ def test_parameter_counts_match_the_papers():
         carn_m = CARNM()
         assert n_weights(carn_m) == 412_032 and n_params(carn_m) == 414_787  # paper: 412K
     buffers = dict(EDSR(num_feat=4, num_block=1).named_buffers())
-    assert set(buffers) == {"sub_mean.mean", "add_mean.mean"}  # the mean is a buffer, not a parameter
+    assert set(buffers) == {
+        "sub_mean.mean",
+        "add_mean.mean",
+    }  # the mean is a buffer, not a parameter
 
 
 def test_blocks():
@@ -163,7 +170,7 @@ def test_fsrcnn_deconvolution_is_placed_as_the_authors_code():
     # tests/archs/test_fidelity.py checks it against a literal deconv.m
     assert deconv_padding(9, 3) == (4, 2)
     assert deconv_padding(9, 2) == (4, 1) and deconv_padding(9, 4) == (4, 3)
-    net = FSRCNN(scale=3, d=4, s=2, m=1)
+    net = FSRCNN(scale=3, num_feat=4, num_shrink_ch=2, num_map_layer=1)
     # an impulse in LR pixel (2, 2) reaches HR pixels centred on (6, 6) = 2*3
     with torch.no_grad():
         net.deconv.weight.zero_()

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 
 from srlab import imresize
 from srlab.archs import BTSRN, FSRCNN, IDN, LapSRN, MSLapSRN
-from srlab.archs.enhancenet import bicubic_upsample
 from srlab.archs.fsrcnn import deconv_padding
+from srlab.core.imresize import bicubic_upscale
 
 
 def n_params(net: torch.nn.Module) -> int:
@@ -78,7 +78,9 @@ def test_idn_is_the_caffe_deploy_net_plus_the_scripts_bicubic(scale):
     _randomise(net)
     x = torch.rand(1, 1, 5, 6)
     with torch.no_grad():
-        ref = _idn_caffe_reference(net, x) + bicubic_upsample(x, scale)[..., scale - 1 :, scale - 1 :]
+        ref = (
+            _idn_caffe_reference(net, x) + bicubic_upscale(x, scale)[..., scale - 1 :, scale - 1 :]
+        )
         out = net(x)
     assert out.shape == (1, 1, 5 * scale, 6 * scale)
     assert ref.shape == (1, 1, 4 * scale + 1, 5 * scale + 1)
@@ -138,7 +140,7 @@ def _ms_lapsrn_reference(net: MSLapSRN, x: torch.Tensor, levels: int) -> list[to
     outs = []
     for _ in range(levels):
         h = feat
-        for _ in range(net.recursions):
+        for _ in range(net.num_recursion):
             t = h
             for c in convs:
                 t = _conv(_lrelu(t, a), c)
@@ -185,7 +187,7 @@ def _lapsrn_reference(net: LapSRN, x: torch.Tensor) -> list[torch.Tensor]:
 
 
 def test_lapsrn_is_the_released_dagnn():
-    net = LapSRN(scale=4, num_feat=16, depth=3).eval()
+    net = LapSRN(scale=4, num_feat=16, num_layer=3).eval()
     _randomise(net)
     x = torch.rand(1, 1, 6, 5)
     with torch.no_grad():
@@ -194,7 +196,7 @@ def test_lapsrn_is_the_released_dagnn():
     # the released files: LapSRN_x2/x4.mat (d = 10) and LapSRN_x8.mat (d = 5)
     assert n_params(LapSRN(scale=2)) == 407_441
     assert n_params(LapSRN(scale=4)) == 814_242
-    assert n_params(LapSRN(scale=8, depth=5)) == 667_123
+    assert n_params(LapSRN(scale=8, num_layer=5)) == 667_123
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,8 +224,12 @@ def _deconv_m(x: torch.Tensor, filt: torch.Tensor, stride: int) -> torch.Tensor:
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_fsrcnn_deconv_is_placed_as_the_authors_deconv_m(scale):
     feat = torch.randn(1, 4, 5, 6, dtype=torch.float64)
-    rep = FSRCNN(scale=scale, d=4, s=3, m=1, padding_mode="replicate").double().eval()
-    zer = FSRCNN(scale=scale, d=4, s=3, m=1).double().eval()
+    rep = (
+        FSRCNN(scale=scale, num_feat=4, num_shrink_ch=3, num_map_layer=1, padding_mode="replicate")
+        .double()
+        .eval()
+    )
+    zer = FSRCNN(scale=scale, num_feat=4, num_shrink_ch=3, num_map_layer=1).double().eval()
     _randomise(rep)
     zer.load_state_dict(rep.state_dict())  # same tensors in both modes
     w, b = rep.deconv.weight, rep.deconv.bias
@@ -252,7 +258,9 @@ def test_fsrcnn_replicate_mode_is_the_matlab_test_code():
     """FSRCNN.m: conv l = imfilter(..., 'same', 'replicate') + bias, PReLU; the last layer is
     deconv.m. (Its per-layer PReLU slope is a scalar; srlab's per-channel slopes are set equal
     here.)"""
-    net = FSRCNN(scale=3, d=6, s=4, m=2, padding_mode="replicate").eval()
+    net = FSRCNN(
+        scale=3, num_feat=6, num_shrink_ch=4, num_map_layer=2, padding_mode="replicate"
+    ).eval()
     _randomise(net)
     with torch.no_grad():
         for mod in net.body:
@@ -269,7 +277,10 @@ def test_fsrcnn_replicate_mode_is_the_matlab_test_code():
             else:
                 h = torch.where(h > 0, h, 0.1 * h)
         w = net.deconv.weight.double()
-        ref = sum(_deconv_m(h[0, c], w[c, 0], 3) for c in range(h.shape[1])) + net.deconv.bias.double()
+        ref = (
+            sum(_deconv_m(h[0, c], w[c, 0], 3) for c in range(h.shape[1]))
+            + net.deconv.bias.double()
+        )
         out = net.double()(x)
     torch.testing.assert_close(out[0, 0], ref, atol=1e-10, rtol=0)
 
@@ -278,7 +289,9 @@ def test_fsrcnn_deconv_shift_moves_the_kernel_centre():
     # the released x3 weights need the centre on HR pixel 3 i + 1 (see the FSRCNN docstring)
     assert deconv_padding(9, 3, shift=1) == (3, 0)
     for mode in ("zeros", "replicate"):
-        net = FSRCNN(scale=3, d=4, s=2, m=1, padding_mode=mode, deconv_shift=1)
+        net = FSRCNN(
+            scale=3, num_feat=4, num_shrink_ch=2, num_map_layer=1, padding_mode=mode, deconv_shift=1
+        )
         with torch.no_grad():
             net.deconv.weight.zero_()
             net.deconv.bias.zero_()
@@ -299,7 +312,7 @@ def test_fsrcnn_deconv_shift_moves_the_kernel_centre():
 
 def test_fsrcnn_counts_unchanged():
     assert n_params(FSRCNN(scale=3)) == 12_809
-    assert n_params(FSRCNN(scale=3, d=32, s=5, m=1)) == 4_086
+    assert n_params(FSRCNN(scale=3, num_feat=32, num_shrink_ch=5, num_map_layer=1)) == 4_086
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,12 +345,12 @@ def _btsrn_reference(net: BTSRN, x: torch.Tensor) -> torch.Tensor:
         h = up(h, net.upsamplers[0])
     for b in net.hr_stage:
         h = block(h, b)
-    return _conv(_lrelu(h, a), net.tail[1]) + bicubic_upsample(x, net.scale)
+    return _conv(_lrelu(h, a), net.tail[1]) + bicubic_upscale(x, net.scale)
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_btsrn_is_the_released_model_resnet_up(scale):
-    net = BTSRN(scale=scale, num_feat=16, proj_feat=8).eval()
+    net = BTSRN(scale=scale, num_feat=16, num_proj_ch=8).eval()
     _randomise(net)
     x = torch.rand(1, 3, 5, 6)
     with torch.no_grad():
@@ -349,4 +362,4 @@ def test_btsrn_counts_are_the_released_codes():
     # x2/x3, 11 at x4. Not the "410K" of survey tables: see the BTSRN docstring.
     counts = {s: n_params(BTSRN(scale=s)) for s in (2, 3, 4)}
     assert counts == {2: 887_683, 3: 969_603, 4: 1_035_459}
-    assert math.isclose(n_params(BTSRN(scale=2, num_feat=64, proj_feat=64)), 427_779)
+    assert math.isclose(n_params(BTSRN(scale=2, num_feat=64, num_proj_ch=64)), 427_779)

@@ -52,9 +52,16 @@ def _loader(n: int):
 
 def _fit(callback, loggers, steps=6, every=2, val_sleep=0.0, val_every=None):
     trainer = pl.Trainer(
-        max_steps=steps, log_every_n_steps=every, logger=loggers, callbacks=[callback],
-        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
-        num_sanity_val_steps=0, limit_val_batches=1 if val_every else 0, val_check_interval=val_every,
+        max_steps=steps,
+        log_every_n_steps=every,
+        logger=loggers,
+        callbacks=[callback],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=1 if val_every else 0,
+        val_check_interval=val_every,
         accelerator="cpu",
     )
     trainer.fit(_Tiny(val_sleep), _loader(steps), _loader(1) if val_every else None)
@@ -99,9 +106,17 @@ def test_validation_time_is_left_out_and_no_logger_means_no_work(monkeypatch):
 
     rec = _Recorder()
     trainer = pl.Trainer(
-        max_steps=8, log_every_n_steps=50, logger=[rec], callbacks=[TrainingThroughput(log_every_n_steps=4)],
-        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
-        num_sanity_val_steps=0, limit_val_batches=1, val_check_interval=2, accelerator="cpu",
+        max_steps=8,
+        log_every_n_steps=50,
+        logger=[rec],
+        callbacks=[TrainingThroughput(log_every_n_steps=4)],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=1,
+        val_check_interval=2,
+        accelerator="cpu",
     )
     trainer.fit(_Timed(), _loader(8), _loader(1))
     rates = [m["train/steps_per_sec"] for _, m in rec.logged if "train/steps_per_sec" in m]

@@ -44,9 +44,9 @@ def trained(tmp_path_factory):
     cfg = compose_at(out, E2E_OVERRIDES)
     pl.seed_everything(cfg.seed, workers=True)
     dm = instantiate(cfg.data)
-    before = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False).validate(
-        build_module(cfg), datamodule=dm, verbose=False
-    )[0]["val/psnr"]
+    before = pl.Trainer(
+        logger=False, enable_progress_bar=False, enable_model_summary=False
+    ).validate(build_module(cfg), datamodule=dm, verbose=False)[0]["val/psnr"]
     metrics, objects = train(cfg)
     return out / "checkpoints" / "best.ckpt", metrics, before
 
@@ -54,5 +54,9 @@ def trained(tmp_path_factory):
 def run_cli(name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run a console entry point (from the venv's bin, as a user would)."""
     exe = Path(sys.executable).parent / name
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", f"srlab.cli.{name.split('-')[1].replace('eval', 'evaluate')}"]
+    cmd = (
+        [str(exe)]
+        if exe.exists()
+        else [sys.executable, "-m", f"srlab.cli.{name.split('-')[1].replace('eval', 'evaluate')}"]
+    )
     return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd, timeout=600)

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from srlab.cli.evaluate import evaluate, summary_metrics
-from srlab.cli.report import collect
 from srlab.cli.report import main as report_main
 from srlab.errors import SRLabError
+from srlab.reporting import collect
 
 from .conftest import compose_at
 from .test_evaluate_dashboards import ESPCN_X3, write_tiny_checkpoint
@@ -23,8 +23,11 @@ FSRCNN_X3 = {"_target_": "srlab.archs.FSRCNN", "scale": 3}
 def _eval(tmp_path, folder, spec, name, *overrides):
     ckpt = write_tiny_checkpoint(tmp_path / f"{name}.ckpt", spec)
     out = tmp_path / "multirun" / name  # as a Hydra multirun over ckpt_path lays its jobs out
-    cfg = compose_at(out, [f"ckpt_path={ckpt}", f"test_sets.photos={folder}", "save_images=false", *overrides],
-                     config_name="eval")
+    cfg = compose_at(
+        out,
+        [f"ckpt_path={ckpt}", f"test_sets.photos={folder}", "save_images=false", *overrides],
+        config_name="eval",
+    )
     return evaluate(cfg), out
 
 
@@ -45,7 +48,9 @@ def test_two_networks_with_niqe_give_the_table_and_the_pd_plane(tmp_path, image_
     saved = json.loads((tmp_path / "multirun" / "espcn" / "metrics.json").read_text())
     assert saved["sets"]["photos"]["model"]["niqe"] == pytest.approx(entry["model"]["niqe"])
     md = (tmp_path / "multirun" / "espcn" / "metrics.md").read_text()
-    assert "| bicubic NIQE | ESPCN NIQE |" in md and f"| {imgs[0]['name']} |" in md.split("NIQE |")[-1]
+    assert (
+        "| bicubic NIQE | ESPCN NIQE |" in md and f"| {imgs[0]['name']} |" in md.split("NIQE |")[-1]
+    )
     assert "ESPCN NIQE" in capsys.readouterr().out  # printed with the PSNR table
 
     rows = collect([tmp_path / "multirun"])
@@ -62,7 +67,10 @@ def test_two_networks_with_niqe_give_the_table_and_the_pd_plane(tmp_path, image_
 def test_psnr_ssim_stay_the_default_and_a_plain_report_has_no_pd_plane(tmp_path, image_folder):
     folder = image_folder("set", sizes=((60, 60),))
     res, out = _eval(tmp_path, folder, ESPCN_X3, "plain")
-    assert set(res["sets"]["photos"]["model"]) == {"psnr", "ssim"} and "perceptual" not in res["protocol"]
+    assert (
+        set(res["sets"]["photos"]["model"]) == {"psnr", "ssim"}
+        and "perceptual" not in res["protocol"]
+    )
     report_main([str(out), "--out", str(tmp_path / "report")])
     assert not (tmp_path / "report" / "report_pd.png").exists()
     assert "Perception-distortion" not in (tmp_path / "report" / "report.md").read_text()
@@ -76,7 +84,9 @@ def test_missing_lpips_weights_stop_the_run_before_any_work(tmp_path, image_fold
     torch.hub.set_dir(str(tmp_path / "hub"))
     try:
         folder = image_folder("set", sizes=((60, 60),))
-        with pytest.raises(SRLabError, match=r"alexnet-owt-7be5be79\.pth.*metric_weights\.lpips_alex"):
+        with pytest.raises(
+            SRLabError, match=r"alexnet-owt-7be5be79\.pth.*metric_weights\.lpips_alex"
+        ):
             _eval(tmp_path, folder, ESPCN_X3, "lpips", "metrics=[psnr,ssim,lpips]")
         assert not (tmp_path / "multirun" / "lpips" / "metrics.json").exists()
     finally:
@@ -93,6 +103,8 @@ def test_released_sr_images_get_niqe_too(tmp_path, image_folder):
     sr_dir.mkdir()
     img = Image.open(next(hr.iterdir()))
     img.crop((0, 0, 198, 201)).save(sr_dir / "0000_x3_SR.png")  # the HR itself as "SR"
-    res = score_folders({"photos": ImageFolder(hr)}, sr_dir, [3], extra_metrics=ImageMetrics(["niqe"]))
+    res = score_folders(
+        {"photos": ImageFolder(hr)}, sr_dir, [3], extra_metrics=ImageMetrics(["niqe"])
+    )
     (row,) = res["sets"]["photos"]["images"]
     assert np.isfinite(row["niqe"]) and res["sets"]["photos"]["model"]["niqe"] == row["niqe"]

@@ -34,11 +34,17 @@ def test_eval_writes_metrics_table_and_pictures(trained, tmp_path, image_folder,
 def test_eval_entry_point(trained, tmp_path, image_folder):
     ckpt, _, _ = trained
     folder = image_folder("set", sizes=((30, 33),))
-    res = run_cli("srlab-eval", f"ckpt_path={ckpt}", f"test_sets.photos={folder}", f"hydra.run.dir={tmp_path}")
+    res = run_cli(
+        "srlab-eval", f"ckpt_path={ckpt}", f"test_sets.photos={folder}", f"hydra.run.dir={tmp_path}"
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "metrics.json").exists() and "| photos | 1 |" in res.stdout
     res = run_cli("srlab-eval", f"ckpt_path={tmp_path}/missing.ckpt", f"hydra.run.dir={tmp_path}")
-    assert res.returncode == 2 and "checkpoint not found" in res.stderr and "Traceback" not in res.stderr
+    assert (
+        res.returncode == 2
+        and "checkpoint not found" in res.stderr
+        and "Traceback" not in res.stderr
+    )
 
 
 def test_upscale_files_and_folders(trained, tmp_path, image_folder):
@@ -59,7 +65,9 @@ def test_upscale_files_and_folders(trained, tmp_path, image_folder):
 
 def test_upscale_errors_name_the_culprit(trained, tmp_path):
     ckpt, _, _ = trained
-    res = run_cli("srlab-upscale", str(tmp_path / "nope.png"), "--ckpt", str(ckpt), "--out", str(tmp_path))
+    res = run_cli(
+        "srlab-upscale", str(tmp_path / "nope.png"), "--ckpt", str(ckpt), "--out", str(tmp_path)
+    )
     assert res.returncode == 2 and "input not found" in res.stderr and "nope.png" in res.stderr
     bad = tmp_path / "corrupt.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
@@ -68,5 +76,14 @@ def test_upscale_errors_name_the_culprit(trained, tmp_path):
     assert not (tmp_path / "o" / "corrupt.png").exists()
     good = tmp_path / "good.png"
     Image.new("RGB", (8, 8)).save(good)
-    res = run_cli("srlab-upscale", str(good), "--ckpt", str(ckpt), "--out", str(tmp_path / "o"), "--scale", "4")
+    res = run_cli(
+        "srlab-upscale",
+        str(good),
+        "--ckpt",
+        str(ckpt),
+        "--out",
+        str(tmp_path / "o"),
+        "--scale",
+        "4",
+    )
     assert res.returncode == 2 and "x3, not x4" in res.stderr

@@ -36,7 +36,9 @@ def _eval(tmp_path, image_folder, *overrides):
     ckpt = write_tiny_checkpoint(tmp_path / "tiny.ckpt")
     folder = image_folder("set", sizes=((30, 36), (27, 33), (24, 24)))
     out = tmp_path / "eval"
-    cfg = compose_at(out, [f"ckpt_path={ckpt}", f"test_sets.photos={folder}", *overrides], config_name="eval")
+    cfg = compose_at(
+        out, [f"ckpt_path={ckpt}", f"test_sets.photos={folder}", *overrides], config_name="eval"
+    )
     return evaluate(cfg), out
 
 
@@ -52,11 +54,20 @@ def test_eval_records_model_size_and_writes_no_wandb_files_by_default(tmp_path, 
     assert summary["test/photos/psnr"] == saved["sets"]["photos"]["model"]["psnr"]
 
 
-def test_eval_logs_an_offline_wandb_run_with_the_per_image_table(tmp_path, image_folder, monkeypatch, capsys):
+def test_eval_logs_an_offline_wandb_run_with_the_per_image_table(
+    tmp_path, image_folder, monkeypatch, capsys
+):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb_data"))  # artifact staging: images
     more = image_folder("more", sizes=((24, 27),))
-    _, out = _eval(tmp_path, image_folder, "logger=wandb", "wandb_images=2", "tags=[eval,mine]", f"+test_sets.more={more}")
+    _, out = _eval(
+        tmp_path,
+        image_folder,
+        "logger=wandb",
+        "wandb_images=2",
+        "tags=[eval,mine]",
+        f"+test_sets.more={more}",
+    )
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1, list((out / "wandb").iterdir())
     run = runs[0]
@@ -65,20 +76,44 @@ def test_eval_logs_an_offline_wandb_run_with_the_per_image_table(tmp_path, image
     # the table: one row per image, the columns asked for, the SR picture of the first two a set
     (table_file,) = run.glob("files/media/table/test/results_*.table.json")
     table = json.loads(table_file.read_text())
-    assert table["columns"] == ["set", "image", "scale", "psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "sr"]
+    assert table["columns"] == [
+        "set",
+        "image",
+        "scale",
+        "psnr",
+        "ssim",
+        "bicubic_psnr",
+        "bicubic_ssim",
+        "sr",
+    ]
     assert [r[:3] for r in table["data"]] == [
-        ["photos", "0000", 3], ["photos", "0001", 3], ["photos", "0002", 3], ["more", "0000", 3]
+        ["photos", "0000", 3],
+        ["photos", "0001", 3],
+        ["photos", "0002", 3],
+        ["more", "0000", 3],
     ]
     metrics = json.loads((out / "metrics.json").read_text())
     psnrs = [i["psnr"] for s in ("photos", "more") for i in metrics["sets"][s]["images"]]
     assert [r[3] for r in table["data"]] == psnrs
     assert [r[-1] is not None for r in table["data"]] == [True, True, False, True]
-    staged_png = [p for p in (tmp_path / "wandb_data").rglob("*") if p.is_file() and p.read_bytes()[:4] == b"\x89PNG"]
+    staged_png = [
+        p
+        for p in (tmp_path / "wandb_data").rglob("*")
+        if p.is_file() and p.read_bytes()[:4] == b"\x89PNG"
+    ]
     assert len(staged_png) == 3  # the SR pictures (saved by srlab-eval), in the table's artifact
     # tags (configured + protocol), model size and summary metrics are in the run's record
     record = next(run.glob("run-*.wandb")).read_bytes()
-    for needle in (b"mine", b"espcn", b"x3", b"y-bt601", b"bicubic-matlab", b'"macs_720p_hr"',
-                   str(ESPCN_X3_MACS).encode(), b"test/photos/psnr"):
+    for needle in (
+        b"mine",
+        b"espcn",
+        b"x3",
+        b"y-bt601",
+        b"bicubic-matlab",
+        b'"macs_720p_hr"',
+        str(ESPCN_X3_MACS).encode(),
+        b"test/photos/psnr",
+    ):
         assert needle in record, needle
 
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from srlab.archs.base import SRNet
-from srlab.data.imresize import imresize
+from srlab.core.imresize import imresize
 from srlab.data.io import to_float, write_image
 from srlab.data.sources import ImageFolder, prepare_pair
 from srlab.errors import SRLabError
@@ -46,8 +46,12 @@ def test_match_sr_files_naming_rules():
 
 def test_match_sr_files_fails_in_one_sentence_naming_the_files():
     with pytest.raises(SRLabError) as e:
-        match_sr_files(["baby", "bird", "woman"], ["baby_SR.png", "brid_SR.png", "woman_a.png", "woman_b.png"], 2,
-                       where="sr_dir res")
+        match_sr_files(
+            ["baby", "bird", "woman"],
+            ["baby_SR.png", "brid_SR.png", "woman_a.png", "woman_b.png"],
+            2,
+            where="sr_dir res",
+        )
     msg = str(e.value)
     assert msg.startswith("sr_dir res (x2): ") and "\n" not in msg
     assert "no SR image for bird" in msg and "matching no HR image: brid_SR.png" in msg
@@ -99,7 +103,10 @@ def test_score_folders_refuses_wrong_sizes_and_patterns(tmp_path):
     out.mkdir()
     write_image(out / "baby_SR.png", torch.zeros(3, 40, 44))
     write_image(out / "bird_SR.png", torch.zeros(3, 20, 23))  # the LR size, not the HR size
-    with pytest.raises(SRLabError, match=r"bird_SR.png is 23x20, expected the HR size 47x41 or its x2 mod-crop 46x40"):
+    with pytest.raises(
+        SRLabError,
+        match=r"bird_SR.png is 23x20, expected the HR size 47x41 or its x2 mod-crop 46x40",
+    ):
         score_folders({"Set": ImageFolder(hr)}, out, [2])
     with pytest.raises(SRLabError, match=r"put \{scale\} in it"):
         score_folders({"Set": ImageFolder(hr)}, out, [2, 3])
@@ -143,7 +150,9 @@ def test_grey_sr_of_a_colour_image_is_refused(tmp_path):
     out.mkdir()
     write_image(out / "baby.png", torch.zeros(1, 40, 44))
     write_image(out / "bird.png", torch.zeros(3, 40, 46))
-    with pytest.raises(SRLabError, match="baby.png is grey but its HR image .*baby_GT.bmp is in colour"):
+    with pytest.raises(
+        SRLabError, match="baby.png is grey but its HR image .*baby_GT.bmp is in colour"
+    ):
         score_folders({"Set": ImageFolder(hr)}, out, [2])
 
 
@@ -154,7 +163,13 @@ def test_srlab_eval_sr_dir(compose_cfg, tmp_path, capsys):
     hr = _hr_folder(root)  # root/Set/HR: the benchmark layout
     _bicubic_sr(hr, tmp_path / "released" / "RCAN" / "Set" / "x2", 2, suffix="_RCAN_x{s}")
     cfg = compose_cfg(
-        [f"sr_dir='{tmp_path}/released/RCAN/{{set}}/x{{scale}}'", "~test_sets", "+test_sets.Set=benchmark", f"benchmark_root={root}", "scales=2"],
+        [
+            f"sr_dir='{tmp_path}/released/RCAN/{{set}}/x{{scale}}'",
+            "~test_sets",
+            "+test_sets.Set=benchmark",
+            f"benchmark_root={root}",
+            "scales=2",
+        ],
         config_name="eval",
     )
     res = evaluate(cfg)
@@ -163,10 +178,19 @@ def test_srlab_eval_sr_dir(compose_cfg, tmp_path, capsys):
     assert saved["network"] == "RCAN" and saved["sets"]["Set"]["num_images"] == 2
     md = (out / "metrics.md").read_text()
     assert "| RCAN PSNR |" in md and "grey files: grey values" in md
-    assert res["sets"]["Set"]["model"]["psnr"] == pytest.approx(res["sets"]["Set"]["bicubic"]["psnr"])
+    assert res["sets"]["Set"]["model"]["psnr"] == pytest.approx(
+        res["sets"]["Set"]["bicubic"]["psnr"]
+    )
     assert "RCAN PSNR" in capsys.readouterr().out
     # without scales: one clear sentence
-    cfg = compose_cfg([f"sr_dir={tmp_path}/released", "~test_sets", "+test_sets.Set=benchmark", f"benchmark_root={root}"], config_name="eval")
+    cfg = compose_cfg(
+        [
+            f"sr_dir={tmp_path}/released",
+            "~test_sets",
+            "+test_sets.Set=benchmark",
+            f"benchmark_root={root}",
+        ],
+        config_name="eval",
+    )
     with pytest.raises(SRLabError, match="sr_dir needs the scale"):
         evaluate(cfg)
-

@@ -34,7 +34,9 @@ def test_counts_match_the_published_tables():
 def test_json_cli_lists_every_config(capsys):
     from importlib.metadata import entry_points
 
-    assert [e.value for e in entry_points(group="console_scripts", name="srlab-zoo")] == ["srlab.cli.zoo:main"]
+    assert [e.value for e in entry_points(group="console_scripts", name="srlab-zoo")] == [
+        "srlab.cli.zoo:main"
+    ]
     main(["--json", "--nets", "carn_m", "fsrcnn_s"])
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"carn_m", "fsrcnn_s"}

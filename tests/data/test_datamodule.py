@@ -25,18 +25,27 @@ def _blocky_pairs(tmp_path, scale=2, n=3):
 
 def test_patches_are_aligned_under_augmentation(tmp_path):
     hr_dir, lr_dir = _blocky_pairs(tmp_path)
-    dm = SRDataModule(2, train_dir=str(hr_dir), train_lr_dir=str(lr_dir), patch_size=8, batch_size=4, samples_per_epoch=40)
+    dm = SRDataModule(
+        2,
+        train_dir=str(hr_dir),
+        train_lr_dir=str(lr_dir),
+        patch_size=8,
+        batch_size=4,
+        samples_per_epoch=40,
+    )
     dm.setup("fit")
     torch.manual_seed(0)
     batch = next(iter(dm.train_dataloader()))
     assert batch["lr"].shape == (4, 3, 8, 8) and batch["hr"].shape == (4, 3, 16, 16)
-    assert batch["lr"].dtype == torch.float32 and 0 <= batch["lr"].min() and batch["hr"].max() <= 1
+    assert batch["lr"].dtype == torch.float32 and batch["lr"].min() >= 0 and batch["hr"].max() <= 1
     assert torch.allclose(F.avg_pool2d(batch["hr"], 2), batch["lr"], atol=1e-6)
 
 
 def test_hr_patch_size_for_srcnn_and_validation_whole_images(image_folder):
     hr = image_folder(sizes=((50, 61), (40, 44)))
-    dm = SRDataModule(3, train_dir=str(hr), val_dir=str(hr), patch_size=None, hr_patch_size=33, batch_size=2)
+    dm = SRDataModule(
+        3, train_dir=str(hr), val_dir=str(hr), patch_size=None, hr_patch_size=33, batch_size=2
+    )
     dm.setup("fit")
     b = next(iter(dm.train_dataloader()))
     assert b["hr"].shape[-1] == 33 and b["lr"].shape[-1] == 11
@@ -56,7 +65,13 @@ def test_errors(image_folder, tmp_path):
 
 
 def test_sample_datamodule_caches_decoded_images():
-    dm = SRDataModule(3, train=SampleImages(["chelsea"]), val=SampleImages(["coffee"]), patch_size=17, samples_per_epoch=8)
+    dm = SRDataModule(
+        3,
+        train=SampleImages(["chelsea"]),
+        val=SampleImages(["coffee"]),
+        patch_size=17,
+        samples_per_epoch=8,
+    )
     dm.setup("fit")
     first = dm.train_set.records[0].hr
     dm.setup("fit")

@@ -55,14 +55,23 @@ def test_pipeline_plain_bicubic_matches_foundation_and_sizes_exact():
     lr, params = Degradation([{"bicubic": {}}])(hr, 3)
     assert torch.equal(lr, bicubic_downscale(hr, 3)) and lr.shape == (3, 16, 20)
     assert params["steps"] == [{"bicubic": {}}]
-    full = Degradation([{"blur": {"sigma": 1.0}}, {"noise": {"sigma": 5}}, {"jpeg": {"quality": 70}}])
+    full = Degradation(
+        [{"blur": {"sigma": 1.0}}, {"noise": {"sigma": 5}}, {"jpeg": {"quality": 70}}]
+    )
     assert [n for n, _ in full.steps] == ["blur", "bicubic", "noise", "jpeg"]  # bicubic inserted
     assert full(hr, 4)[0].shape == (3, 12, 15)
 
 
 def test_random_ranges_reproducible_from_seed_and_logged():
-    d = Degradation([{"blur": {"sigma": [0.5, 2.0]}}, {"bicubic": {}}, {"noise": {"sigma": [0, 20]}},
-                     {"jpeg": {"quality": [30, 90]}}], seed=7)
+    d = Degradation(
+        [
+            {"blur": {"sigma": [0.5, 2.0]}},
+            {"bicubic": {}},
+            {"noise": {"sigma": [0, 20]}},
+            {"jpeg": {"quality": [30, 90]}},
+        ],
+        seed=7,
+    )
     hr = _hr()
     a, pa = d(hr, 2, index=3)
     b, pb = d(hr, 2, index=3)
@@ -107,8 +116,8 @@ def test_degraded_patch_dataset_alignment_and_sizes():
     matched = 0
     for k in range(4):
         it = ds[k]
-        for i in range(0, 30 - 10 + 1):
-            for j in range(0, 36 - 10 + 1):
+        for i in range(30 - 10 + 1):
+            for j in range(36 - 10 + 1):
                 if torch.equal(hr_f[:, i * 2 : i * 2 + 20, j * 2 : j * 2 + 20], it["hr"]):
                     matched += 1
                     inner = (it["lr"] - whole[:, i : i + 10, j : j + 10])[:, 2:-2, 2:-2]
@@ -120,10 +129,18 @@ def test_degraded_patch_dataset_alignment_and_sizes():
 
 def test_datamodule_on_the_fly_degradation_from_config(image_folder):
     root = image_folder("hr", sizes=((40, 44), (44, 40)))
-    dm = SRDataModule(2, train_dir=str(root), val_dir=str(root), patch_size=8, batch_size=2,
-                      samples_per_epoch=4,
-                      degradation={"seed": 1, "steps": [{"blur": {"sigma": [0.2, 1.5]}},
-                                                        {"noise": {"sigma": [0, 10]}}]})
+    dm = SRDataModule(
+        2,
+        train_dir=str(root),
+        val_dir=str(root),
+        patch_size=8,
+        batch_size=2,
+        samples_per_epoch=4,
+        degradation={
+            "seed": 1,
+            "steps": [{"blur": {"sigma": [0.2, 1.5]}}, {"noise": {"sigma": [0, 10]}}],
+        },
+    )
     dm.setup("fit")
     assert isinstance(dm.train_set, DegradedPatchDataset)
     assert dm.hparams["degradation"]["steps"][0] == {"blur": {"sigma": [0.2, 1.5]}}
@@ -132,18 +149,35 @@ def test_datamodule_on_the_fly_degradation_from_config(image_folder):
     # validation keeps the plain MATLAB bicubic LR
     assert torch.equal(dm.val_set.records[0].lr, bicubic_downscale(dm.val_set.records[0].hr, 2))
     with pytest.raises(SRLabError, match="smaller than the HR patch"):
-        SRDataModule(2, train_dir=str(root), patch_size=30, degradation={"steps": [{"bicubic": {}}]}).setup("fit")
+        SRDataModule(
+            2, train_dir=str(root), patch_size=30, degradation={"steps": [{"bicubic": {}}]}
+        ).setup("fit")
 
 
 def test_degrade_preview_writes_one_labelled_png(tmp_path):
     from PIL import Image
 
-    from srlab.cli.degrade_preview import PRESETS, run
+    from srlab.cli.degrade_preview import run
+    from srlab.data.degradation_preview import PRESETS
 
-    (tmp_path / "d.yaml").write_text("plain: {steps: [{bicubic: {}}]}\nnoisy: {seed: 3, steps: [{noise: {sigma: [5, 9]}}]}\n")
+    (tmp_path / "d.yaml").write_text(
+        "plain: {steps: [{bicubic: {}}]}\nnoisy: {seed: 3, steps: [{noise: {sigma: [5, 9]}}]}\n"
+    )
     Image.fromarray(make_photo(50, 60)).save(tmp_path / "hr.png")
-    out = run(["--image", str(tmp_path / "hr.png"), "--config", str(tmp_path / "d.yaml"), "--scale", "2",
-               "--crop", "40", "--out", str(tmp_path / "p.png")])
+    out = run(
+        [
+            "--image",
+            str(tmp_path / "hr.png"),
+            "--config",
+            str(tmp_path / "d.yaml"),
+            "--scale",
+            "2",
+            "--crop",
+            "40",
+            "--out",
+            str(tmp_path / "p.png"),
+        ]
+    )
     img = Image.open(out)
     assert img.size == (3 * (40 + 6) + 6, 40 + 60 + 2 * 6)  # HR crop + 2 LR tiles, one row
     assert len(PRESETS) >= 5

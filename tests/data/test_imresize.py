@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from srlab.data.imresize import imresize
+from srlab.core.imresize import imresize
 from srlab.data.imresize_reference import imresize_numpy
 
 SCALES = [1 / 2, 1 / 3, 1 / 4, 0.6, 2, 3, 4, 1.5]
@@ -356,8 +356,6 @@ def test_non_tensor_raises_type_error():
 
 
 def test_docstring_example():
-    # Not ``import srlab.data.imresize as m``: the package re-exports the function under the
-    # same name, which shadows the submodule attribute.
-    module = importlib.import_module("srlab.data.imresize")
+    module = importlib.import_module("srlab.core.imresize")
     result = doctest.testmod(module, raise_on_error=False)
     assert result.attempted >= 2 and result.failed == 0

@@ -27,17 +27,26 @@ def test_jittered_pair_is_still_a_bicubic_pair():
         # changed (contrast below 1 or an offset), in range, on the 8-bit grid
         assert not torch.equal(jh, hr)
         for x in (jl, jh):
-            assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+            assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
             assert torch.equal(x, (x * 255).round() / 255)
 
 
 def test_contrast_and_brightness_follow_the_draw():
     lr, hr = _pair()
-    jl, jh = IntensityJitter(p=1.0, contrast=(0.2, 0.2))(lr.clone(), hr.clone(), generator=torch.Generator().manual_seed(1))
+    jl, jh = IntensityJitter(p=1.0, contrast=(0.2, 0.2))(
+        lr.clone(), hr.clone(), generator=torch.Generator().manual_seed(1)
+    )
     # contrast factor 0.2: the spread shrinks five-fold (to rounding)
     assert float(jh.std() / hr.std()) == pytest.approx(0.2, abs=0.01)
     # many draws cover dark and bright offsets
-    means = [float(IntensityJitter(p=1.0, contrast=(0.1, 0.1))(lr.clone(), hr.clone(), generator=torch.Generator().manual_seed(s))[1].mean()) for s in range(40)]
+    means = [
+        float(
+            IntensityJitter(p=1.0, contrast=(0.1, 0.1))(
+                lr.clone(), hr.clone(), generator=torch.Generator().manual_seed(s)
+            )[1].mean()
+        )
+        for s in range(40)
+    ]
     assert min(means) < 0.2 and max(means) > 0.8
 
 
@@ -50,7 +59,12 @@ def test_probability_and_seeding():
     b = on(lr.clone(), hr.clone(), generator=torch.Generator().manual_seed(5))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     half = IntensityJitter(p=0.5)
-    changed = sum(not torch.equal(half(lr.clone(), hr.clone(), generator=torch.Generator().manual_seed(s))[1], hr) for s in range(200))
+    changed = sum(
+        not torch.equal(
+            half(lr.clone(), hr.clone(), generator=torch.Generator().manual_seed(s))[1], hr
+        )
+        for s in range(200)
+    )
     assert 70 < changed < 130
 
 
@@ -63,14 +77,26 @@ def test_bad_settings_are_refused():
 
 def test_datamodule_option(image_folder):
     folder = image_folder("hr", sizes=((60, 60), (54, 66)))
-    dm = SRDataModule(scale=3, train_dir=str(folder), val_dir=str(folder), patch_size=8, batch_size=4,
-                      samples_per_epoch=8, intensity={"p": 1.0, "contrast": [0.1, 0.3]})
+    dm = SRDataModule(
+        scale=3,
+        train_dir=str(folder),
+        val_dir=str(folder),
+        patch_size=8,
+        batch_size=4,
+        samples_per_epoch=8,
+        intensity={"p": 1.0, "contrast": [0.1, 0.3]},
+    )
     dm.setup("fit")
     assert isinstance(dm.train_set.intensity, IntensityJitter)
     batch = next(iter(dm.train_dataloader()))
     assert batch["hr"].std(dim=(1, 2, 3)).max() < 0.3 * 0.5  # low contrast patches
     with pytest.raises(SRLabError, match="cannot be combined"):
-        SRDataModule(scale=3, train_dir=str(folder), val_dir=str(folder), intensity={"p": 0.5},
-                     degradation={"steps": [{"bicubic": {}}]})
+        SRDataModule(
+            scale=3,
+            train_dir=str(folder),
+            val_dir=str(folder),
+            intensity={"p": 0.5},
+            degradation={"steps": [{"bicubic": {}}]},
+        )
     with pytest.raises(SRLabError, match="takes p, contrast"):
         SRDataModule(scale=3, train_dir=str(folder), val_dir=str(folder), intensity={"prob": 0.5})

@@ -82,7 +82,9 @@ def test_mismatched_pairs_are_refused_with_the_file_name(tmp_path):
 
 def test_prepare_pair_makes_matlab_bicubic_lr():
     rec = prepare_pair(ImageRecord("x", torch.from_numpy(make_photo(31, 47)).permute(2, 0, 1)), 3)
-    assert rec.hr.shape == (3, 30, 45) and rec.lr.shape == (3, 10, 15) and rec.lr.dtype == torch.uint8
+    assert (
+        rec.hr.shape == (3, 30, 45) and rec.lr.shape == (3, 10, 15) and rec.lr.dtype == torch.uint8
+    )
 
 
 def test_sample_photos_split_is_disjoint():
@@ -92,7 +94,8 @@ def test_sample_photos_split_is_disjoint():
 
 
 def test_rescaled_adds_smaller_copies_made_by_matlab_bicubic(image_folder):
-    from srlab.data import Rescaled, imresize
+    from srlab.core.imresize import imresize
+    from srlab.data import Rescaled
 
     folder = ImageFolder(image_folder(sizes=((60, 80),)))
     recs = Rescaled(folder, [1.0, 0.6]).load(3)

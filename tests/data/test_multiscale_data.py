@@ -12,7 +12,14 @@ from srlab.errors import SRLabError
 
 def test_each_batch_has_one_scale_and_all_scales_are_drawn(image_folder):
     hr = image_folder(sizes=((48, 60), (72, 48)))
-    dm = SRDataModule([2, 3, 4], train_dir=str(hr), val_dir=str(hr), patch_size=6, batch_size=3, samples_per_epoch=90)
+    dm = SRDataModule(
+        [2, 3, 4],
+        train_dir=str(hr),
+        val_dir=str(hr),
+        patch_size=6,
+        batch_size=3,
+        samples_per_epoch=90,
+    )
     assert dm.multi_scale and dm.scales == (2, 3, 4) and dm.scale == 2
     dm.setup("fit")
     torch.manual_seed(0)
@@ -65,7 +72,11 @@ def test_pre_made_lr_folders_per_scale(tmp_path):
         (tmp_path / f"X{s}").mkdir()
         Image.fromarray(hr[::s, ::s]).save(tmp_path / f"X{s}" / f"0001x{s}.png")
     dm = SRDataModule(
-        [2, 4], train_dir=str(tmp_path / "HR"), train_lr_dir=str(tmp_path / "X{scale}"), patch_size=4, batch_size=1,
+        [2, 4],
+        train_dir=str(tmp_path / "HR"),
+        train_lr_dir=str(tmp_path / "X{scale}"),
+        patch_size=4,
+        batch_size=1,
         augment=False,
     )
     dm.setup("fit")

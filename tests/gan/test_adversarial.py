@@ -53,7 +53,9 @@ def test_relativistic_losses_by_hand():
 
     d_fake = t(D_FAKE, grad=True)
     g = relativistic_generator_loss(t(D_REAL), d_fake)
-    want_g = (sum(sp(r - mean_fake) for r in D_REAL) / 2 + sum(sp(-(f - mean_real)) for f in D_FAKE) / 2) / 2
+    want_g = (
+        sum(sp(r - mean_fake) for r in D_REAL) / 2 + sum(sp(-(f - mean_real)) for f in D_FAKE) / 2
+    ) / 2
     assert g.item() == pytest.approx(want_g, abs=1e-12)
     # the generator gets gradients through the real images' term too (via E C(G(z)))
     g.backward()

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from srlab.archs import EnhanceNet, RRDBNet, SRGANDiscriminator, SRResNet, VGGDiscriminator
-from srlab.archs.enhancenet import bicubic_upsample
-from srlab.data import imresize
+from srlab.core.imresize import imresize
 from srlab.metrics import psnr
 
 
@@ -51,7 +50,9 @@ def test_srresnet_structure_follows_the_paper():
     net = SRResNet()
     assert net.head[0].kernel_size == (9, 9) and net.tail.kernel_size == (9, 9)
     assert isinstance(net.head[1], torch.nn.PReLU)
-    assert len(net.body) == 16 and all(isinstance(b.body[1], torch.nn.BatchNorm2d) for b in net.body)
+    assert len(net.body) == 16 and all(
+        isinstance(b.body[1], torch.nn.BatchNorm2d) for b in net.body
+    )
     assert sum(isinstance(m, torch.nn.PixelShuffle) for m in net.upsample) == 2
     assert not any(isinstance(m, torch.nn.Tanh) for m in net.modules())  # linear output
 
@@ -69,15 +70,6 @@ def test_rrdbnet_structure_follows_the_paper():
     assert abs(w.std().item() / (0.1 * (2 / (192 * 9)) ** 0.5) - 1) < 0.1
 
 
-def test_bicubic_upsample_is_matlab_imresize():
-    x = torch.rand(2, 3, 7, 9, dtype=torch.float64)
-    for s in (2, 3, 4):
-        assert torch.allclose(bicubic_upsample(x, s), imresize(x, s), atol=1e-12)
-    # torch's bicubic is a different kernel (a = -0.75): the reason for a hand-written one
-    torch_bic = torch.nn.functional.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
-    assert (torch_bic - imresize(x, 4)).abs().max() > 1e-3
-
-
 def test_enhancenet_adds_bicubic_to_its_residual():
     net = EnhanceNet(num_feat=8, num_block=1)
     torch.nn.init.zeros_(net.tail[-1].weight)
@@ -91,7 +83,9 @@ def test_enhancenet_adds_bicubic_to_its_residual():
 def test_generator_overfits_a_tiny_pair(cls):
     torch.manual_seed(0)
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
-    hr = torch.stack([0.5 + 0.4 * torch.sin(9 * xx + 3 * yy), 0.5 + 0.4 * torch.cos(7 * yy), xx * yy])[None]
+    hr = torch.stack(
+        [0.5 + 0.4 * torch.sin(9 * xx + 3 * yy), 0.5 + 0.4 * torch.cos(7 * yy), xx * yy]
+    )[None]
     lr = imresize(hr, 1 / 4)
     net = cls(scale=4, num_feat=16, num_block=1, **({"num_grow_ch": 8} if cls is RRDBNet else {}))
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
@@ -112,22 +106,24 @@ def test_generator_overfits_a_tiny_pair(cls):
 
 @pytest.mark.parametrize(("cls", "size"), [(SRGANDiscriminator, 96), (VGGDiscriminator, 128)])
 def test_discriminator_default_size_and_logits(cls, size):
-    d = cls(num_feat=4, num_dense=8)
+    d = cls(num_feat=4, num_dense_ch=8)
     assert d.input_size == size
     assert d(torch.rand(3, 3, size, size)).shape == (3, 1)
 
 
 def test_discriminator_input_size_follows_patch_and_is_checked():
-    d = SRGANDiscriminator(input_size=32, num_feat=4, num_dense=8)
+    d = SRGANDiscriminator(input_size=32, num_feat=4, num_dense_ch=8)
     assert d(torch.rand(2, 3, 32, 32)).shape == (2, 1)
     assert d.classifier[1].in_features == 8 * 4 * 2 * 2  # 32 px -> 2 px, 8n channels
-    with pytest.raises(ValueError, match=r"built for \(B, 3, 32, 32\) inputs .* got \(2, 3, 48, 48\)"):
+    with pytest.raises(
+        ValueError, match=r"built for \(B, 3, 32, 32\) inputs .* got \(2, 3, 48, 48\)"
+    ):
         d(torch.rand(2, 3, 48, 48))
     with pytest.raises(ValueError, match="multiple of 16"):
         SRGANDiscriminator(input_size=40)
     with pytest.raises(ValueError, match="multiple of 32"):
         VGGDiscriminator(input_size=80)
-    e = VGGDiscriminator(input_size=64, num_feat=4, num_dense=8)
+    e = VGGDiscriminator(input_size=64, num_feat=4, num_dense_ch=8)
     assert e.classifier[1].in_features == 32 * 2 * 2
     with pytest.raises(ValueError, match="input_size=64"):
         e(torch.rand(1, 3, 128, 128))

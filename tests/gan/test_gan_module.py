@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from srlab.archs import RRDBNet, SRGANDiscriminator, SRResNet, VGGDiscriminator
 from srlab.cli.train import build_module
-from srlab.data import imresize
+from srlab.core.imresize import imresize
 from srlab.errors import SRLabError
 from srlab.losses import AdversarialLoss, L1Loss, PerceptualLoss, TextureLoss, WeightedSum
 from srlab.models import GANModule, load_model, load_net_weights
@@ -20,7 +20,9 @@ from srlab.models.gan_module import build_lpips
 from ..conftest import make_photo
 
 pytestmark = pytest.mark.filterwarnings(
-    "ignore:VGG19 with random weights", "ignore:.*LeafSpec.*", "ignore:You defined a `validation_step`"
+    "ignore:VGG19 with random weights",
+    "ignore:.*LeafSpec.*",
+    "ignore:You defined a `validation_step`",
 )
 
 TINY_G = dict(num_feat=8, num_block=1)
@@ -36,11 +38,18 @@ def pairs(n=4, hr=32, scale=4):
 
 def gan_module(kind="standard", disc_start_step=0, scheduler=None):
     if kind == "standard":
-        net, disc = SRResNet(scale=4, **TINY_G), SRGANDiscriminator(input_size=32, num_feat=4, num_dense=8)
-        terms = {"pixel": L1Loss(), "percep": PerceptualLoss("relu2_2", vgg_weights="random"), "adv": AdversarialLoss()}
+        net, disc = (
+            SRResNet(scale=4, **TINY_G),
+            SRGANDiscriminator(input_size=32, num_feat=4, num_dense_ch=8),
+        )
+        terms = {
+            "pixel": L1Loss(),
+            "percep": PerceptualLoss("relu2_2", vgg_weights="random"),
+            "adv": AdversarialLoss(),
+        }
     else:
         net = RRDBNet(scale=4, num_grow_ch=4, **TINY_G)
-        disc = VGGDiscriminator(input_size=32, num_feat=4, num_dense=8)
+        disc = VGGDiscriminator(input_size=32, num_feat=4, num_dense_ch=8)
         terms = {
             "pixel": L1Loss(),
             "texture": TextureLoss(["relu1_1"], patch_size=16, vgg_weights="random"),
@@ -100,7 +109,17 @@ def test_both_networks_learn_and_every_term_is_logged_finite(kind):
     assert int(m.gan_step) == 3
     assert changed(m.net, g0) and changed(m.discriminator, d0)
     content = "percep" if kind == "standard" else "texture"
-    names = ["loss", "g_pixel", f"g_{content}", "g_adv", "d_loss", "d_real", "d_fake", "d_x", "d_g_z"]
+    names = [
+        "loss",
+        "g_pixel",
+        f"g_{content}",
+        "g_adv",
+        "d_loss",
+        "d_real",
+        "d_fake",
+        "d_x",
+        "d_g_z",
+    ]
     metrics = trainer.callback_metrics
     for name in names:
         assert f"train/{name}" in metrics and torch.isfinite(metrics[f"train/{name}"]), name
@@ -118,7 +137,10 @@ def test_discriminator_warm_up_leaves_it_untouched():
     trainer = fit(m, max_steps=2)  # during warm-up one optimizer step per batch
     assert int(m.gan_step) == 2 and m.disc_active  # from the next batch on
     assert changed(m.net, g0) and not changed(m.discriminator, d0)
-    assert "train/g_adv" not in trainer.callback_metrics and "train/d_loss" not in trainer.callback_metrics
+    assert (
+        "train/g_adv" not in trainer.callback_metrics
+        and "train/d_loss" not in trainer.callback_metrics
+    )
     assert "train/g_pixel" in trainer.callback_metrics
 
 
@@ -132,7 +154,10 @@ def test_checkpoint_loads_as_a_generator(tmp_path):
     keys = ckpt["state_dict"].keys()
     assert any(k.startswith("discriminator.") for k in keys)
     assert not any("vgg" in k or "lpips" in k for k in keys)  # frozen feature nets stay out
-    assert "discriminator" not in ckpt["hyper_parameters"] and "disc_optimizer" not in ckpt["hyper_parameters"]
+    assert (
+        "discriminator" not in ckpt["hyper_parameters"]
+        and "disc_optimizer" not in ckpt["hyper_parameters"]
+    )
     model = load_model(path)
     assert type(model.net) is SRResNet
     for (name, p), q in zip(model.net.state_dict().items(), m.net.state_dict().values()):
@@ -144,10 +169,13 @@ def test_checkpoint_loads_as_a_generator(tmp_path):
 
 
 def test_module_errors_are_clear():
-    net, disc = SRResNet(scale=4, **TINY_G), SRGANDiscriminator(input_size=32, num_feat=4, num_dense=8)
+    net, disc = (
+        SRResNet(scale=4, **TINY_G),
+        SRGANDiscriminator(input_size=32, num_feat=4, num_dense_ch=8),
+    )
     with pytest.raises(ValueError, match="exactly one adversarial loss term"):
         GANModule(net, disc, WeightedSum({"l1": L1Loss()}), lpips_net=None)
-    grey = SRGANDiscriminator(input_size=32, in_channels=1, num_feat=4, num_dense=8)
+    grey = SRGANDiscriminator(input_size=32, in_channels=1, num_feat=4, num_dense_ch=8)
     with pytest.raises(ValueError, match="discriminator takes 1-channel"):
         GANModule(net, grey, WeightedSum({"adv": AdversarialLoss()}), lpips_net=None)
 
@@ -187,10 +215,15 @@ def test_hydra_builds_the_gan_module_with_the_patch_size(compose_cfg):
     assert m.discriminator.input_size == 32 and m.disc_spec["input_size"] == 32
     assert m.adv_name == "adv" and set(m.content_terms) == {"percep", "pixel"}
     opts = m.configure_optimizers()
-    assert len(opts) == 2 and opts[1]["optimizer"].param_groups[0]["params"][0] is next(m.discriminator.parameters())
+    assert len(opts) == 2 and opts[1]["optimizer"].param_groups[0]["params"][0] is next(
+        m.discriminator.parameters()
+    )
     with pytest.raises(SRLabError, match=r"expects 64x64 inputs .* HR training patches are 32x32"):
         build_module(compose_cfg([*GAN_OVERRIDES, "model.disc.input_size=64"]))
-    with pytest.raises(SRLabError, match="model.disc: VGGDiscriminator: input_size must be a positive multiple of 32"):
+    with pytest.raises(
+        SRLabError,
+        match="model.disc: VGGDiscriminator: input_size must be a positive multiple of 32",
+    ):
         build_module(compose_cfg([*GAN_OVERRIDES, "data.patch_size=6"]))
 
 
@@ -209,8 +242,14 @@ def test_val_niqe_is_logged_and_equals_niqe_of_the_validated_image():
     h = torch.from_numpy(make_photo(208, 216, seed=5)).permute(2, 0, 1).float() / 255
     val = [{"lr": imresize(h[None], 1 / 4)[0], "hr": h}]
     trainer = pl.Trainer(
-        max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, limit_val_batches=1, num_sanity_val_steps=0,
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
     )
     trainer.fit(module, DataLoader(pairs(), batch_size=2), DataLoader(val, batch_size=1))
     logged = float(trainer.callback_metrics["val/niqe"])

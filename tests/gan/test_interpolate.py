@@ -4,17 +4,25 @@ import pytest
 import torch
 
 from srlab.archs import RRDBNet, SRResNet
-from srlab.cli.interpolate import interpolate_state_dicts, main
+from srlab.cli.interpolate import main
 from srlab.errors import SRLabError
-from srlab.models import load_model
+from srlab.models import interpolate_state_dicts, load_model
 from srlab.models.checkpoint import read_checkpoint
 
 
 def write_ckpt(path, net, spec, **srlab):
     torch.save(
         {
-            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()} | {"discriminator.w": torch.ones(2)},
-            "srlab": {"net": spec, "scale": 4, "in_channels": 3, "protocol": "x4", "disc": {"_target_": "D"}, **srlab},
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}
+            | {"discriminator.w": torch.ones(2)},
+            "srlab": {
+                "net": spec,
+                "scale": 4,
+                "in_channels": 3,
+                "protocol": "x4",
+                "disc": {"_target_": "D"},
+                **srlab,
+            },
             "hyper_parameters": {"crop_border": 4, "metric_y_channel": True},
         },
         path,
@@ -29,7 +37,12 @@ def pair(tmp_path):
     a, b = SRResNet(scale=4, num_feat=8, num_block=1), SRResNet(scale=4, num_feat=8, num_block=1)
     b.body[0].body[1].running_mean.fill_(0.5)  # BN buffers differ too
     b.body[0].body[1].num_batches_tracked.fill_(7)
-    return write_ckpt(tmp_path / "psnr.ckpt", a, spec), write_ckpt(tmp_path / "gan.ckpt", b, spec), a, b
+    return (
+        write_ckpt(tmp_path / "psnr.ckpt", a, spec),
+        write_ckpt(tmp_path / "gan.ckpt", b, spec),
+        a,
+        b,
+    )
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
@@ -62,16 +75,58 @@ def test_alpha_blends_and_output_is_a_generator_checkpoint(tmp_path, pair):
 
 def test_interpolation_errors_are_clear(tmp_path, pair, capsys):
     psnr, gan, a, b = pair
-    other = write_ckpt(tmp_path / "rrdb.ckpt", RRDBNet(scale=4, num_feat=8, num_block=1, num_grow_ch=4),
-                       {"_target_": "srlab.archs.RRDBNet", "scale": 4, "num_feat": 8, "num_block": 1, "num_grow_ch": 4})
+    other = write_ckpt(
+        tmp_path / "rrdb.ckpt",
+        RRDBNet(scale=4, num_feat=8, num_block=1, num_grow_ch=4),
+        {
+            "_target_": "srlab.archs.RRDBNet",
+            "scale": 4,
+            "num_feat": 8,
+            "num_block": 1,
+            "num_grow_ch": 4,
+        },
+    )
     with pytest.raises(SystemExit) as e:
-        main(["--psnr", str(psnr), "--gan", str(other), "--alpha", "0.5", "--out", str(tmp_path / "x.ckpt")])
+        main(
+            [
+                "--psnr",
+                str(psnr),
+                "--gan",
+                str(other),
+                "--alpha",
+                "0.5",
+                "--out",
+                str(tmp_path / "x.ckpt"),
+            ]
+        )
     assert e.value.code == 2 and "hold different networks" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["--psnr", str(psnr), "--gan", str(gan), "--alpha", "1.5", "--out", str(tmp_path / "x.ckpt")])
+        main(
+            [
+                "--psnr",
+                str(psnr),
+                "--gan",
+                str(gan),
+                "--alpha",
+                "1.5",
+                "--out",
+                str(tmp_path / "x.ckpt"),
+            ]
+        )
     assert "--alpha must be in [0, 1]" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["--psnr", str(tmp_path / "none.ckpt"), "--gan", str(gan), "--alpha", "0.5", "--out", str(tmp_path / "x.ckpt")])
+        main(
+            [
+                "--psnr",
+                str(tmp_path / "none.ckpt"),
+                "--gan",
+                str(gan),
+                "--alpha",
+                "0.5",
+                "--out",
+                str(tmp_path / "x.ckpt"),
+            ]
+        )
     assert "checkpoint not found" in capsys.readouterr().err
     assert not (tmp_path / "x.ckpt").exists()
     with pytest.raises(SRLabError, match="different tensors"):

@@ -48,7 +48,9 @@ def test_missing_imagenet_weights_say_which_file_goes_where(hub_dir):
 def test_weights_from_hub_cache_or_path(hub_dir, vgg_file):
     path, full = vgg_file
     x = torch.rand(1, 3, 16, 16)
-    imagenet = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    imagenet = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor(
+        [0.229, 0.224, 0.225]
+    ).view(1, 3, 1, 1)
     want = full[:2](imagenet)  # conv1_1 + relu1_1 of the saved weights
     by_path = VGGFeatures(["relu1_1"], vgg_weights=str(path))
     assert torch.allclose(by_path(x)["relu1_1"], want, atol=1e-6)

@@ -7,7 +7,7 @@ from torch import nn
 
 from srlab.archs import CMSC, DRCN, LapSRN, MSLapSRN
 from srlab.callbacks import AdjustableGradientClipping, LossWeightSchedule
-from srlab.data import imresize
+from srlab.core.imresize import imresize
 from srlab.losses import CharbonnierLoss, DeepSupervision, L1Loss, MSELoss, WeightedSum
 
 
@@ -29,7 +29,9 @@ def test_equal_weights_and_alpha_mix():
     assert DeepSupervision(L1Loss())(preds, t).item() == pytest.approx(6.0)
     assert DeepSupervision(L1Loss(), weights=[0.0, 1.0, 0.5])(preds, t).item() == pytest.approx(4.0)
     # alpha * mean(intermediate) + (1 - alpha) * final
-    assert DeepSupervision(L1Loss(), alpha=0.25)(preds, t).item() == pytest.approx(0.25 * 2.0 + 0.75 * 2.0)
+    assert DeepSupervision(L1Loss(), alpha=0.25)(preds, t).item() == pytest.approx(
+        0.25 * 2.0 + 0.75 * 2.0
+    )
     assert DeepSupervision(L1Loss(), alpha=1.0)(preds, t).item() == pytest.approx(2.0)
     assert DeepSupervision(L1Loss(), alpha=0.0)(preds, t).item() == pytest.approx(2.0)
     # a plain tensor is one prediction
@@ -40,7 +42,9 @@ def test_dict_outputs():
     t = torch.zeros(1, 1, 4, 4)
     preds = {"coarse": torch.full_like(t, 4.0), "out": torch.full_like(t, 1.0)}
     assert DeepSupervision(L1Loss(), weights={"coarse": 0.5})(preds, t).item() == pytest.approx(3.0)
-    assert DeepSupervision(L1Loss(), alpha=0.5)(preds, t).item() == pytest.approx(2.5)  # "out" is final
+    assert DeepSupervision(L1Loss(), alpha=0.5)(preds, t).item() == pytest.approx(
+        2.5
+    )  # "out" is final
     with pytest.raises(ValueError, match="do not exist"):
         DeepSupervision(L1Loss(), weights={"fine": 1.0})(preds, t)
 
@@ -73,14 +77,17 @@ def test_weighted_sum_passes_lists_to_deep_terms_only():
     preds = [torch.ones_like(t), torch.ones_like(t)]
     total, parts = WeightedSum({"deep": DeepSupervision(L1Loss())}, {"deep": 0.5})(preds, t)
     assert total.item() == pytest.approx(1.0) and parts["deep"].item() == pytest.approx(2.0)
-    with pytest.raises(TypeError, match=r"loss terms \['l1'\] take one tensor; wrap them in srlab.losses.DeepSupervision"):
+    with pytest.raises(
+        TypeError,
+        match=r"loss terms \['l1'\] take one tensor; wrap them in srlab.losses.DeepSupervision",
+    ):
         WeightedSum({"l1": L1Loss()})(preds, t)
     assert WeightedSum({"l1": L1Loss()})(torch.ones_like(t), t)[0].item() == pytest.approx(1.0)
 
 
 def test_drcn_intermediate_predictions_get_their_own_supervision():
     torch.manual_seed(0)
-    net = DRCN(num_feat=4, num_recursions=3)
+    net = DRCN(num_feat=4, num_recursion=3)
     x, t = torch.rand(2, 1, 8, 8), torch.rand(2, 1, 8, 8)
     alpha, n = 0.4, t.numel()
     out = net(x)
@@ -88,7 +95,9 @@ def test_drcn_intermediate_predictions_get_their_own_supervision():
         o.retain_grad()
     DeepSupervision(MSELoss(), alpha=alpha)(out, t).backward()
     # y_1 reaches the loss through its own term (alpha / D) and through the ensemble (w_1)
-    want = (alpha / 3) * 2 * (out[0] - t) / n + (1 - alpha) * net.ensemble_weights[0] * 2 * (out[-1] - t) / n
+    want = (alpha / 3) * 2 * (out[0] - t) / n + (1 - alpha) * net.ensemble_weights[0] * 2 * (
+        out[-1] - t
+    ) / n
     torch.testing.assert_close(out[0].grad, want.detach())
     # alpha = 1: only the intermediate terms count, the ensemble weights get no gradient
     net.zero_grad()
@@ -101,18 +110,18 @@ def test_drcn_intermediate_predictions_get_their_own_supervision():
 
 def test_cmsc_stage_estimates_are_supervised():
     torch.manual_seed(0)
-    net = CMSC(num_feat=4, num_stages=2, num_modules=1)
+    net = CMSC(num_feat=4, num_stage=2, num_module=1)
     x, t = torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8)
     DeepSupervision(MSELoss(), alpha=1.0)(net(x), t).backward()
     assert _gmax(net.assembly_weights) == 0
     # the last stage's own parameters get a gradient only from its estimate's term
-    assert _gmax(net.stages[-1].fuse[1].weight) > 0
+    assert _gmax(net.stages[-1].entry.weight) > 0
 
 
 @pytest.mark.parametrize("cls", [LapSRN, MSLapSRN])
 def test_every_pyramid_level_is_supervised_against_the_downscaled_hr(cls):
     torch.manual_seed(0)
-    net = cls(scale=4, num_feat=4, depth=1)
+    net = cls(scale=4, num_feat=4, num_layer=1)
     x, hr = torch.rand(2, 1, 6, 6), torch.rand(2, 1, 24, 24)
     base = CharbonnierLoss()
 
@@ -160,9 +169,13 @@ def test_drcn_experiment_decays_alpha_during_training(compose_cfg, image_folder)
     folder = image_folder(sizes=((36, 36), (36, 42)))
     cfg = compose_cfg(
         [
-            "experiment=drcn_x3", "debug=overfit", *tiny_run_overrides(folder, 12),
-            "model.net.num_feat=4", "model.net.num_recursions=2",
-            "trainer.max_epochs=3", "~callbacks.model_checkpoint",
+            "experiment=drcn_x3",
+            "debug=overfit",
+            *tiny_run_overrides(folder, 12),
+            "model.net.num_feat=4",
+            "model.net.num_recursion=2",
+            "trainer.max_epochs=3",
+            "~callbacks.model_checkpoint",
         ]
     )
     assert cfg.callbacks.alpha_decay.duration == 3  # decays over the whole run

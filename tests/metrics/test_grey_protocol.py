@@ -12,10 +12,11 @@ from PIL import Image
 from torch import nn
 
 from srlab.archs.base import SRNet
-from srlab.data.imresize import imresize
+from srlab.core.imresize import imresize
+from srlab.core.protocol import grey_values
 from srlab.data.io import is_grey_file
 from srlab.data.sources import ImageFolder
-from srlab.evaluation import evaluate_sets, grey_values, results_markdown, score_bicubic
+from srlab.evaluation import evaluate_sets, results_markdown, score_bicubic
 from srlab.models.sr_module import SRModule
 
 from ..conftest import make_photo
@@ -72,7 +73,9 @@ def test_bicubic_on_grey_files_equals_grey_values_by_hand(grey_sets):
         assert rows[name]["bicubic_psnr"] == pytest.approx(want, abs=1e-9)
     # the RGB copy with equal channels is scored on Y: Y's 16..235 range shrinks the error
     assert "grey" not in rows["bridge_rgb"]
-    assert rows["bridge_rgb"]["bicubic_psnr"] == pytest.approx(want + 20 * math.log10(255 / 219), abs=0.02)
+    assert rows["bridge_rgb"]["bicubic_psnr"] == pytest.approx(
+        want + 20 * math.log10(255 / 219), abs=0.02
+    )
     assert rows["bridge_rgb"]["bicubic_psnr"] > want + 1.0
     assert res["protocol"]["grey_files"] == "grey values"
     assert "y-bt601 (grey files: grey values)" in results_markdown(res, "bicubic")
@@ -87,7 +90,12 @@ def test_grey_rule_y_scores_the_rgb_copy(grey_sets):
     )
     assert as_y["protocol"]["grey_files"] == "y of rgb copy"
     # an RGB protocol leaves grey files alone (replicated RGB)
-    assert score_bicubic({"grey": ImageFolder(grey)}, [SCALE], y_channel=False)["protocol"]["grey_files"] == "rgb copy"
+    assert (
+        score_bicubic({"grey": ImageFolder(grey)}, [SCALE], y_channel=False)["protocol"][
+            "grey_files"
+        ]
+        == "rgb copy"
+    )
 
 
 class _Bicubic(SRNet):
@@ -115,7 +123,13 @@ def test_networks_on_grey_files(grey_sets, in_channels):
         assert row["psnr"] == pytest.approx(row["bicubic_psnr"], abs=1e-6)
         assert row["psnr_x8"] == pytest.approx(row["bicubic_psnr"], abs=1e-6)
         assert row["bicubic_psnr"] == pytest.approx(_psnr_by_hand(g, SCALE), abs=1e-9)
-    lr = imresize(torch.from_numpy(g[:46, :40] / 255.0)[None, None], 1 / SCALE).clamp(0, 1).mul(255).round().div(255)
+    lr = (
+        imresize(torch.from_numpy(g[:46, :40] / 255.0)[None, None], 1 / SCALE)
+        .clamp(0, 1)
+        .mul(255)
+        .round()
+        .div(255)
+    )
     seen = model.net.seen[0]
     assert seen.shape[1] == in_channels
     # the net's input is the grey LR itself (not 16 + 219/255 g): on every channel

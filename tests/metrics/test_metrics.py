@@ -360,8 +360,8 @@ def test_metric_states_and_attributes():
     assert m._reductions["sum"] is not None and m._reductions["count"] is not None
     assert PSNR.higher_is_better is True and SSIM.higher_is_better is True
     assert PSNR.full_state_update is False and SSIM.full_state_update is False
-    assert m.protocol == "y-bt601, crop=3, 8bit"
-    assert SSIM(y_channel=False, quantize=False).protocol == "rgb, crop=0, float"
+    assert m.protocol == "y-bt601, crop 3 px, 8-bit"
+    assert SSIM(y_channel=False, quantize=False).protocol == "rgb, crop 0 px, float"
     assert "crop_border=3" in repr(m)
     # dtype casts of a parent module must not turn the float64 sum into float32
     m.float()

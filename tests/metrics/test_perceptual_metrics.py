@@ -62,21 +62,28 @@ def test_online_fetch_goes_to_the_hub_cache_the_torchvision_way(hub, monkeypatch
     monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
     url = backbone_url("vgg")
     path = resolve_weights(url, what="test weights")
-    assert path == hub_checkpoint_path(url) == hub / "checkpoints" / "vgg16-397923af.pth" and path.is_file()
+    assert (
+        path == hub_checkpoint_path(url) == hub / "checkpoints" / "vgg16-397923af.pth"
+        and path.is_file()
+    )
     assert resolve_weights(url) == path and fetched == [url]  # cached: fetched once
 
     def offline(url, dst, hash_prefix=None, progress=True):
         raise OSError("Name or service not known")
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    with pytest.raises(SRLabError, match=r"could not be downloaded .*place alexnet-owt-7be5be79\.pth"):
+    with pytest.raises(
+        SRLabError, match=r"could not be downloaded .*place alexnet-owt-7be5be79\.pth"
+    ):
         resolve_weights(backbone_url("alex"), what="AlexNet weights")
 
 
 def test_lpips_reads_the_configured_file_or_the_hub_cache(hub, squeeze_file):
     path, net = squeeze_file
     lp = build_lpips("squeeze", weights=path)
-    assert torch.equal(lp.net.net.slices[0][0].weight, net.features[0].weight)  # our file, not ImageNet's
+    assert torch.equal(
+        lp.net.net.slices[0][0].weight, net.features[0].weight
+    )  # our file, not ImageNet's
     assert torch.hub.get_dir() == str(hub)  # the temporary hub folder is gone again
     x = torch.rand(2, 3, 64, 64)
     y = (x + 0.2 * torch.randn_like(x)).clamp(0, 1)
@@ -100,7 +107,10 @@ def test_image_metrics_lpips_rows_and_set_means(hub, squeeze_file):
         row = {"name": f"im{k}"}
         m.score_row(row, (hr + 0.1 * k).clamp(0, 1), hr.flip(-1), hr, border=2)
         rows.append(row)
-    results = {"protocol": {}, "sets": {"s": {"set": "s", "scale": 2, "model": {}, "bicubic": {}, "images": rows}}}
+    results = {
+        "protocol": {},
+        "sets": {"s": {"set": "s", "scale": 2, "model": {}, "bicubic": {}, "images": rows}},
+    }
     m.finish(results)
     entry = results["sets"]["s"]
     assert entry["model"]["lpips"] == pytest.approx((rows[0]["lpips"] + rows[1]["lpips"]) / 2)

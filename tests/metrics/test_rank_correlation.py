@@ -17,7 +17,9 @@ def test_rho_equals_scipy_with_ties():
         mos = rng.integers(1, 6, 30).astype(float)  # 5-point ratings: many ties
         metric = mos + rng.normal(0, 1.5, 30)
         metric[:4] = metric[0]
-        assert spearman(mos, metric, ci="fisher").rho == pytest.approx(stats.spearmanr(mos, metric).statistic, abs=1e-12)
+        assert spearman(mos, metric, ci="fisher").rho == pytest.approx(
+            stats.spearmanr(mos, metric).statistic, abs=1e-12
+        )
 
 
 def test_fisher_interval_by_hand():
@@ -26,7 +28,9 @@ def test_fisher_interval_by_hand():
     r = spearman(mos, niqe, ci="fisher", level=0.95)
     assert r.rho == pytest.approx(-(1 - 6 * 4 / (10 * 99)))  # two swapped pairs: sum d^2 = 4
     half = 1.959963984540054 * 1.06 / math.sqrt(10 - 3)
-    assert (r.low, r.high) == pytest.approx((math.tanh(math.atanh(r.rho) - half), math.tanh(math.atanh(r.rho) + half)))
+    assert (r.low, r.high) == pytest.approx(
+        (math.tanh(math.atanh(r.rho) - half), math.tanh(math.atanh(r.rho) + half))
+    )
     assert r.low < r.rho < r.high and r.n == 10 and "fisher" in str(r)
 
 
@@ -83,13 +87,17 @@ def test_metrics_on_rated_images_per_model_and_against_mos():
             sr = (h + noise * torch.randn_like(h)).clamp(0, 1)
             if model == "gan" and k == 0:  # PNG bytes, as srlab-mos stores them
                 buf = io.BytesIO()
-                Image.fromarray((sr.permute(1, 2, 0) * 255).round().byte().numpy()).save(buf, format="PNG")
+                Image.fromarray((sr.permute(1, 2, 0) * 255).round().byte().numpy()).save(
+                    buf, format="PNG"
+                )
                 sr = buf.getvalue()
             items.append(RatedImage(model, f"im{k}", mos + 0.1 * k, sr, h))
     res = score_rated_images(items, metrics=("psnr", "ssim", "niqe"), ci="fisher")
     assert list(res["models"]) == ["bicubic", "espcn", "gan"]
     gan = res["models"]["gan"]
-    assert gan["images"] == 3 and gan["mos"] == pytest.approx(4.1) and gan["niqe"] is None  # 40x48: no NIQE
+    assert (
+        gan["images"] == 3 and gan["mos"] == pytest.approx(4.1) and gan["niqe"] is None
+    )  # 40x48: no NIQE
     assert res["models"]["bicubic"]["psnr"] < res["models"]["espcn"]["psnr"] < gan["psnr"]
     c = res["correlation"]
     assert c["psnr"]["rho"] > 0.7 and c["psnr"]["n"] == 9 and c["psnr"]["agrees_when"] == "rho > 0"
@@ -101,8 +109,12 @@ def test_metrics_on_rated_images_per_model_and_against_mos():
 def test_votes_grouped_into_rated_images_over_kept_raters():
     from srlab.metrics.mos_metrics import rated_images
 
-    votes = [("gan", "a", 1, 4, b"sr-a", b"hr-a"), ("gan", "a", 2, 2, b"sr-a", b"hr-a"),
-             ("gan", "a", 3, 1, b"sr-a", b"hr-a"), ("bic", "a", 1, 2, b"sr-b", None)]
+    votes = [
+        ("gan", "a", 1, 4, b"sr-a", b"hr-a"),
+        ("gan", "a", 2, 2, b"sr-a", b"hr-a"),
+        ("gan", "a", 3, 1, b"sr-a", b"hr-a"),
+        ("bic", "a", 1, 2, b"sr-b", None),
+    ]
     (gan, bic) = rated_images(votes, raters={1, 2})
     assert (gan.model, gan.key, gan.mos, gan.sr, gan.hr) == ("gan", "a", 3.0, b"sr-a", b"hr-a")
     assert bic.mos == 2.0 and bic.hr is None

@@ -38,11 +38,22 @@ def test_module_with_auto_runs_nchw_on_cpu():
     from torch.utils.data import DataLoader
 
     torch.manual_seed(0)
-    module = SRModule(ESPCN(scale=2), loss=WeightedSum({"l2": MSELoss()}),
-                      optimizer=lambda params: torch.optim.Adam(params, lr=1e-3), channels_last="auto")
+    module = SRModule(
+        ESPCN(scale=2),
+        loss=WeightedSum({"l2": MSELoss()}),
+        optimizer=lambda params: torch.optim.Adam(params, lr=1e-3),
+        channels_last="auto",
+    )
     batches = [{"lr": torch.rand(2, 3, 8, 8), "hr": torch.rand(2, 3, 16, 16)} for _ in range(2)]
-    trainer = pl.Trainer(max_steps=2, accelerator="cpu", precision=resolve_precision("auto", "cpu"), logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_steps=2,
+        accelerator="cpu",
+        precision=resolve_precision("auto", "cpu"),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
     w = module.net.body[0].weight if hasattr(module.net, "body") else next(module.net.parameters())
     assert w.is_contiguous()  # NCHW, not channels_last, on the CPU
@@ -54,8 +65,18 @@ def test_train_config_auto(compose_cfg, image_folder):
     from tests.conftest import tiny_run_overrides
 
     folder = image_folder("hr", sizes=((40, 40), (42, 39)))
-    cfg = compose_cfg(["experiment=espcn_x3", "debug=fdr", "trainer.precision=auto", "model.channels_last=auto",
-                       *tiny_run_overrides(folder, 24)])
+    cfg = compose_cfg(
+        [
+            "experiment=espcn_x3",
+            "debug=fdr",
+            "trainer.precision=auto",
+            "model.channels_last=auto",
+            *tiny_run_overrides(folder, 24),
+        ]
+    )
     _, objects = train(cfg)
     assert objects["trainer"].precision == "32-true"
-    assert objects["model"].channels_last == "auto" and next(objects["model"].net.parameters()).is_contiguous()
+    assert (
+        objects["model"].channels_last == "auto"
+        and next(objects["model"].net.parameters()).is_contiguous()
+    )

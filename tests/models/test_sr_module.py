@@ -6,14 +6,18 @@ import torch
 
 import srlab
 from srlab.archs import ESPCN, SRCNN
-from srlab.color import rgb_to_ycbcr
-from srlab.data import imresize
+from srlab.core.color import rgb_to_ycbcr
+from srlab.core.imresize import imresize
 from srlab.losses import L1Loss, WeightedSum
 from srlab.models import SRModule, load_model, load_net_weights
 
 
 def _module(net):
-    spec = {"_target_": f"srlab.archs.{type(net).__name__}", "scale": net.scale, "in_channels": net.in_channels}
+    spec = {
+        "_target_": f"srlab.archs.{type(net).__name__}",
+        "scale": net.scale,
+        "in_channels": net.in_channels,
+    }
     return SRModule(
         net,
         loss=WeightedSum({"l1": L1Loss()}),
@@ -35,9 +39,9 @@ def test_y_network_merges_bicubic_chroma():
 def test_pre_upsampled_and_valid_border_contract():
     net = SRCNN(scale=3)  # valid convs, border 6, pre-upsampled Y
     m = _module(net)
-    x, ycc = m.net_input(torch.rand(1, 3, 11, 11), pad_border=False)
+    x, ycc = m.rules.net_input(torch.rand(1, 3, 11, 11), pad_border=False)
     assert x.shape == (1, 1, 33, 33) and ycc.shape == (1, 3, 11, 11)
-    assert m.net_target(torch.rand(1, 3, 33, 33)).shape == (1, 1, 21, 21)
+    assert m.rules.target(torch.rand(1, 3, 33, 33)).shape == (1, 1, 21, 21)
     assert m(torch.rand(1, 3, 11, 13)).shape == (1, 3, 33, 39)  # padded at inference
 
 
@@ -57,9 +61,17 @@ def test_training_step_logs_and_learns():
 
 def test_checkpoint_rebuilds_model_alone(tmp_path, image_folder):
     hr = image_folder(sizes=((36, 36), (30, 33)))
-    dm = srlab.data.SRDataModule(3, train_dir=str(hr), val_dir=str(hr), patch_size=8, batch_size=2, samples_per_epoch=4)
+    dm = srlab.data.SRDataModule(
+        3, train_dir=str(hr), val_dir=str(hr), patch_size=8, batch_size=2, samples_per_epoch=4
+    )
     module = _module(ESPCN(scale=3))
-    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(module, datamodule=dm)
     ckpt = tmp_path / "m.ckpt"
     trainer.save_checkpoint(ckpt)
@@ -70,7 +82,7 @@ def test_checkpoint_rebuilds_model_alone(tmp_path, image_folder):
     with torch.no_grad():
         assert torch.allclose(loaded(lr), module(lr))
     up = srlab.upscale(loaded, (lr[0] * 255).round().to(torch.uint8))
-    assert up.shape == (3, 27, 27) and 0 <= up.min() and up.max() <= 1
+    assert up.shape == (3, 27, 27) and up.min() >= 0 and up.max() <= 1
 
 
 def test_weights_only_init_skips_mismatched_tail(tmp_path):
@@ -98,10 +110,10 @@ def test_load_model_errors(tmp_path):
 
 def test_rgb_to_ycbcr_used_for_y_nets_only():
     m = _module(ESPCN(scale=2, in_channels=3))
-    x, ycc = m.net_input(torch.rand(1, 3, 4, 4), pad_border=False)
+    x, ycc = m.rules.net_input(torch.rand(1, 3, 4, 4), pad_border=False)
     assert ycc is None and x.shape[1] == 3
     m = _module(ESPCN(scale=2))
     lr = torch.rand(1, 3, 4, 4)
-    x, ycc = m.net_input(lr, pad_border=False)
+    x, ycc = m.rules.net_input(lr, pad_border=False)
     assert torch.allclose(x, rgb_to_ycbcr(lr)[:, :1])
     warnings.simplefilter("ignore")

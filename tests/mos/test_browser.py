@@ -76,7 +76,7 @@ def test_rate_study_in_chromium(live_server, study_db, tmp_path):
             _wait_js(
                 page,
                 "(() => { const i = document.getElementById('shown'); return "
-                "i.src.endsWith('/reference/1') && i.complete && i.naturalWidth === 24; })()"
+                "i.src.endsWith('/reference/1') && i.complete && i.naturalWidth === 24; })()",
             )
             assert page.inner_text("#which") == "showing: reference"
             page.keyboard.press("r")
@@ -133,7 +133,7 @@ def test_rate_study_in_chromium(live_server, study_db, tmp_path):
 class _Attacker(http.server.BaseHTTPRequestHandler):
     html = b""
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.end_headers()

@@ -291,9 +291,16 @@ def test_report_joins_metrics_and_mos(tmp_path, capsys):
             for pos, iid, role in s.items(r):
                 # the picture index makes later pictures noisier: one point less from p2 on
                 idx = int(key_of[iid].rsplit("p", 1)[-1]) if role == "rate" else 0
-                score = base.get(model_of[iid], 5) - (1 if idx >= 2 and base.get(model_of[iid]) != 1 else 0)
+                score = base.get(model_of[iid], 5) - (
+                    1 if idx >= 2 and base.get(model_of[iid]) != 1 else 0
+                )
                 s.vote(r, pos, min(max(score, s.scale_min), s.scale_max))
-    assert main(["report", "--study", str(db), "--out", str(tmp_path / "rep"), "--metrics", "psnr,ssim"]) == 0
+    assert (
+        main(
+            ["report", "--study", str(db), "--out", str(tmp_path / "rep"), "--metrics", "psnr,ssim"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     table = json.loads((tmp_path / "rep" / "mos.json").read_text())["metrics"]
     psnr = {m: table["models"][m]["psnr"] for m in noise}
@@ -302,8 +309,14 @@ def test_report_joins_metrics_and_mos(tmp_path, capsys):
     assert rho["rho"] > 0.8 and rho["n"] == 12 and rho["low"] <= rho["rho"] <= rho["high"]
     assert "Spearman" in out or "rho" in out
     # --metrics none: MOS alone; an unknown metric: one sentence, exit 2
-    assert main(["report", "--study", str(db), "--out", str(tmp_path / "r2"), "--metrics", "none"]) == 0
+    assert (
+        main(["report", "--study", str(db), "--out", str(tmp_path / "r2"), "--metrics", "none"])
+        == 0
+    )
     assert "metrics" not in json.loads((tmp_path / "r2" / "mos.json").read_text())
     capsys.readouterr()
-    assert main(["report", "--study", str(db), "--out", str(tmp_path / "r3"), "--metrics", "psnr,foo"]) == 2
+    assert (
+        main(["report", "--study", str(db), "--out", str(tmp_path / "r3"), "--metrics", "psnr,foo"])
+        == 2
+    )
     assert "unknown metric(s) foo" in capsys.readouterr().err

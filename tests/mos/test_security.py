@@ -56,7 +56,10 @@ def test_huge_post_refused_without_reading_it(live_server):
             # on a loaded machine); the connection was still cut off by the server
             reply = b"reset"
     # (``sent`` counts what the kernel buffered too: the answer came long before 4 MB)
-    assert reply.startswith((b"HTTP/1.1 413", b"reset")) and sent < 4 * 1024 * 1024, (reply[:40], sent)
+    assert reply.startswith((b"HTTP/1.1 413", b"reset")) and sent < 4 * 1024 * 1024, (
+        reply[:40],
+        sent,
+    )
 
 
 def test_idle_connections_do_not_lock_out_healthz(study_db):

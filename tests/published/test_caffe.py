@@ -12,9 +12,9 @@ import torch.nn.functional as F
 
 pytest.importorskip("google.protobuf")
 
-from srlab import imresize  # noqa: E402
-from srlab.published import ReleaseError, load_release, read_release  # noqa: E402
-from srlab.published.caffe import caffe_schema, idn_caffe, vdsr_caffe  # noqa: E402
+from srlab import imresize
+from srlab.published import ReleaseError, load_release, read_release
+from srlab.published.caffe import caffe_schema, idn_caffe, vdsr_caffe
 
 RNG = np.random.default_rng(0)
 
@@ -133,8 +133,16 @@ def test_idn_caffemodel_matches_caffe_forward_and_test_script(tmp_path, scale):
     rel = load_release(n.save(tmp_path / f"IDN_x{scale}.caffemodel"))
     assert rel.arch == "idn"
     assert {
-        k: rel.spec[k] for k in ("scale", "num_feat", "num_blocks", "d", "groups", "slice_ratio")
-    } == {"scale": scale, "num_feat": 8, "num_blocks": 2, "d": 2, "groups": 2, "slice_ratio": 4}
+        k: rel.spec[k]
+        for k in ("scale", "num_feat", "num_block", "num_distill_ch", "groups", "slice_ratio")
+    } == {
+        "scale": scale,
+        "num_feat": 8,
+        "num_block": 2,
+        "num_distill_ch": 2,
+        "groups": 2,
+        "slice_ratio": 4,
+    }
     assert sum(p.numel() for p in rel.net.parameters()) == sum(
         w.size + b.size for w, b in n.blobs.values()
     )
@@ -192,7 +200,7 @@ def test_vdsr_v1_caffemodel_legacy_blobs(tmp_path):
     assert raw.meta["v1"] and raw.meta["layers"][1]["type"] == "ReLU"
     assert idn_caffe(raw) is None  # another architecture: None, fast
     rel = load_release(tmp_path / "VDSR.caffemodel")
-    assert rel.arch == "vdsr" and rel.spec["num_layers"] == 3
+    assert rel.arch == "vdsr" and rel.spec["num_layer"] == 3
     x = torch.rand(1, 1, 8, 9)
     y = x
     for i, (w, b) in enumerate(zip(ws, bs)):
@@ -311,7 +319,7 @@ def drrn_forward(n, stats, x):
 def test_drrn_caffemodel_shared_convs_and_batchnorm(tmp_path):
     n, stats = drrn_net(units=3)
     rel = load_release(n.save(tmp_path / "DRRN_B1U3.caffemodel"))
-    assert rel.arch == "drrn" and rel.spec["num_units"] == 3 and rel.spec["num_feat"] == 4
+    assert rel.arch == "drrn" and rel.spec["num_unit"] == 3 and rel.spec["num_feat"] == 4
     x = torch.rand(1, 1, 9, 8)
     with torch.no_grad():
         torch.testing.assert_close(rel.net(x, 3), drrn_forward(n, stats, x), atol=1e-5, rtol=1e-5)

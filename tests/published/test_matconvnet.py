@@ -245,7 +245,9 @@ def test_lapsrn_dagnn_matches_matconvnet_forward(tmp_path, levels, depth):
     rel = load_release(d.save(tmp_path / "LapSRN.mat"))
     assert rel.arch == "lapsrn"
     assert (
-        rel.spec["scale"] == 2**levels and rel.spec["depth"] == depth and rel.spec["num_feat"] == 4
+        rel.spec["scale"] == 2**levels
+        and rel.spec["num_layer"] == depth
+        and rel.spec["num_feat"] == 4
     )
     n_file = sum(v.size for v in d.params.values())
     assert sum(p.numel() for p in rel.net.parameters()) == n_file
@@ -319,7 +321,7 @@ def test_mslapsrn_dagnn_shared_weights_all_scales(tmp_path):
     d = mslapsrn_dag(scales=(2, 4), depth=2, recursions=3)
     rel = load_release(d.save(tmp_path / "MSLapSRN_D2R3.mat"))
     assert rel.arch == "mslapsrn"
-    assert (rel.spec["depth"], rel.spec["recursions"], rel.spec["scale"]) == (2, 3, [2, 4])
+    assert (rel.spec["num_layer"], rel.spec["num_recursion"], rel.spec["scale"]) == (2, 3, [2, 4])
     assert sum(p.numel() for p in rel.net.parameters()) == sum(v.size for v in d.params.values())
     x = torch.rand(1, 1, 6, 5)
     with torch.no_grad():
@@ -413,7 +415,7 @@ def test_vdsr_matlab_cells(tmp_path):
         str(tmp_path / "VDSR_Official.mat"), {"model": {"weight": _cell(ws), "bias": _cell(bs)}}
     )
     rel = load_release(tmp_path / "VDSR_Official.mat")
-    assert rel.arch == "vdsr" and rel.spec["num_layers"] == 3
+    assert rel.arch == "vdsr" and rel.spec["num_layer"] == 3
     x = torch.rand(1, 1, 9, 8)
     y = x
     for i, (w, b) in enumerate(zip(ws, bs)):  # VDSR_Matconvnet.m: vl_nnconv pad 1, relu between

@@ -80,7 +80,12 @@ def test_dataparallel_prefix_dtypes_and_metadata(tmp_path):
     sd["arch"] = "tiny"
     torch.save(sd, tmp_path / "dp.pt")
     raw = read_torch(tmp_path / "dp.pt")
-    assert set(raw.tensors) == {"conv1.weight", "conv1.bias", "conv2.weight", "bn.num_batches_tracked"}
+    assert set(raw.tensors) == {
+        "conv1.weight",
+        "conv1.bias",
+        "conv2.weight",
+        "bn.num_batches_tracked",
+    }
     assert all(t.dtype == torch.float32 and t.device.type == "cpu" for t in raw.tensors.values())
     assert raw.tensors["bn.num_batches_tracked"].item() == 7.0
     assert raw.meta["extra"] == {"version": 2, "arch": "tiny"}
@@ -94,7 +99,9 @@ def test_entries_that_are_not_tensors_or_plain_metadata_are_named(tmp_path):
         read_torch(tmp_path / "odd.pth")
     one_sentence(e.value)
     torch.save({"generator": state(), "discriminator": state(1)}, tmp_path / "two.pth")
-    with pytest.raises(ReleaseError, match=r"no state dict of tensors \(found keys 'generator', 'discriminator'") as e:
+    with pytest.raises(
+        ReleaseError, match=r"no state dict of tensors \(found keys 'generator', 'discriminator'"
+    ) as e:
         read_torch(tmp_path / "two.pth")
     one_sentence(e.value)
     torch.save([torch.zeros(2)], tmp_path / "list.pth")
@@ -157,8 +164,14 @@ def test_directory_and_missing_file(tmp_path):
 def test_pickle_that_runs_code_is_refused_without_running(tmp_path, legacy):
     marker = tmp_path / "ran"
     path = tmp_path / "evil.pth"
-    torch.save({"params": state(), "x": RunsCommand(str(marker))}, path, _use_new_zipfile_serialization=not legacy)
-    with pytest.raises(ReleaseError, match=r"its pickle names (posix|nt)\.system, which is not tensor data") as e:
+    torch.save(
+        {"params": state(), "x": RunsCommand(str(marker))},
+        path,
+        _use_new_zipfile_serialization=not legacy,
+    )
+    with pytest.raises(
+        ReleaseError, match=r"its pickle names (posix|nt)\.system, which is not tensor data"
+    ) as e:
         read_release(path)
     one_sentence(e.value)
     assert not marker.exists()
@@ -177,9 +190,15 @@ def test_plain_pickle_file_is_refused_without_running(tmp_path):
 
 
 def test_lightning_checkpoint_under_a_pth_name_is_detected(tmp_path):
-    ckpt = {"state_dict": {"net.w": torch.zeros(1)}, "pytorch-lightning_version": "2.6.0", "epoch": 1}
+    ckpt = {
+        "state_dict": {"net.w": torch.zeros(1)},
+        "pytorch-lightning_version": "2.6.0",
+        "epoch": 1,
+    }
     torch.save(ckpt, tmp_path / "run.pth")
-    with pytest.raises(TrainingCheckpoint, match="training checkpoint, not a published release") as e:
+    with pytest.raises(
+        TrainingCheckpoint, match="training checkpoint, not a published release"
+    ) as e:
         read_torch(tmp_path / "run.pth")
     assert e.value.checkpoint["epoch"] == 1
 
@@ -191,10 +210,16 @@ def test_safetensors(tmp_path):
     save_file(sd, str(tmp_path / "w.safetensors"), metadata={"arch": "tiny"})
     raw = read_release(tmp_path / "w.safetensors")
     assert raw.format == "safetensors" and raw.meta["metadata"] == {"arch": "tiny"}
-    assert set(raw.tensors) == set(state()) and all(t.dtype == torch.float32 for t in raw.tensors.values())
+    assert set(raw.tensors) == set(state()) and all(
+        t.dtype == torch.float32 for t in raw.tensors.values()
+    )
     assert torch.allclose(raw.tensors["conv1.bias"], state()["conv1.bias"], atol=2e-2)
     data = (tmp_path / "w.safetensors").read_bytes()
-    for name, content in {"trunc": data[:-20], "garbage": b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}......", "tiny": b"abc"}.items():
+    for name, content in {
+        "trunc": data[:-20],
+        "garbage": b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}......",
+        "tiny": b"abc",
+    }.items():
         p = tmp_path / f"{name}.safetensors"
         p.write_bytes(content)
         with pytest.raises(ReleaseError, match="not a valid safetensors file, or truncated") as e:

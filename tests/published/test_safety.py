@@ -90,8 +90,17 @@ KINDS = ["pickle", "subprocess.run", "os.system", "builtins.eval"]
 # ------------------------------------------------------------------ network descriptions
 @pytest.mark.parametrize(
     "target",
-    ["subprocess.run", "os.system", "builtins.eval", "srlab.utils.locate", "torch.nn.Conv2d",
-     "srlab.archs.SRNet", "srlab.archs.blocks.MeanShift", "srlab.archs.ESPCN.__init__", ""],
+    [
+        "subprocess.run",
+        "os.system",
+        "builtins.eval",
+        "srlab.utils.locate",
+        "torch.nn.Conv2d",
+        "srlab.archs.SRNet",
+        "srlab.archs.blocks.MeanShift",
+        "srlab.archs.ESPCN.__init__",
+        "",
+    ],
 )
 def test_build_from_spec_refuses_anything_but_srlab_networks(target):
     with pytest.raises(SRLabError, match="which is not an srlab network") as e:
@@ -101,7 +110,9 @@ def test_build_from_spec_refuses_anything_but_srlab_networks(target):
 
 def test_foreign_target_is_refused_before_its_module_is_imported(tmp_path, monkeypatch):
     marker = tmp_path / "imported"
-    (tmp_path / "srlab_probe_mod.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass Net: pass\n")
+    (tmp_path / "srlab_probe_mod.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nclass Net: pass\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(SRLabError, match="'srlab_probe_mod.Net', which is not an srlab network"):
         build_from_spec({"_target_": "srlab_probe_mod.Net"})
@@ -115,7 +126,9 @@ def test_srlab_networks_still_build():
     assert type(build_from_spec(TINY)) is ESPCN
     assert type(build_from_spec({**TINY, "_target_": "srlab.archs.espcn.ESPCN"})) is ESPCN
     table = network_classes()
-    assert {"srlab.archs.EDSR", "srlab.archs.edsr.EDSR", "srlab.archs.VGGDiscriminator"} <= set(table)
+    assert {"srlab.archs.EDSR", "srlab.archs.edsr.EDSR", "srlab.archs.VGGDiscriminator"} <= set(
+        table
+    )
     assert all(k.startswith("srlab.archs.") for k in table)
     for bad in ({"scale": 2}, ["srlab.archs.ESPCN"], {"_target_": 3}):
         with pytest.raises(SRLabError, match="network description"):
@@ -129,8 +142,12 @@ def test_srlab_networks_still_build():
 @pytest.mark.parametrize("suffix", [".ckpt", ".pth"])
 def test_python_entry_points_refuse(tmp_path, kind, suffix):
     path, marker, words = write_bad(tmp_path, kind, suffix)
-    for load in (load_model, read_checkpoint, lambda p: load_net_weights(ESPCN(scale=2, num_feat=8), p),
-                 lambda p: srlab.load_model(p, net="espcn")):
+    for load in (
+        load_model,
+        read_checkpoint,
+        lambda p: load_net_weights(ESPCN(scale=2, num_feat=8), p),
+        lambda p: srlab.load_model(p, net="espcn"),
+    ):
         with pytest.raises(SRLabError) as e:
             load(path)
         assert_sentence(str(e.value), str(path), *words)
@@ -159,8 +176,12 @@ def test_upscale_and_export_refuse(tmp_path, kind, capsys):
     img = tmp_path / "in.png"
     Image.new("RGB", (8, 8)).save(img)
     runs = {
-        "srlab-upscale": lambda: upscale_cli.run([str(img), "--ckpt", str(path), "--out", str(tmp_path / "out")]),
-        "srlab-export": lambda: export_cli.run(["--ckpt", str(path), "--format", "torchscript", "--out", str(tmp_path / "m.pt")]),
+        "srlab-upscale": lambda: upscale_cli.run(
+            [str(img), "--ckpt", str(path), "--out", str(tmp_path / "out")]
+        ),
+        "srlab-export": lambda: export_cli.run(
+            ["--ckpt", str(path), "--format", "torchscript", "--out", str(tmp_path / "m.pt")]
+        ),
     }
     for name, fn in runs.items():
         with pytest.raises(SystemExit) as e:
@@ -169,12 +190,20 @@ def test_upscale_and_export_refuse(tmp_path, kind, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("srlab: error:"), (name, err)
         assert_sentence(err, *words)
-    assert not marker.exists() and not (tmp_path / "out").exists() and not (tmp_path / "m.pt").exists()
+    assert (
+        not marker.exists() and not (tmp_path / "out").exists() and not (tmp_path / "m.pt").exists()
+    )
 
 
 TRAIN_TINY = [
-    "logger=none", "trainer.max_epochs=1", "data.scale=2", "data.patch_size=8", "data.batch_size=4",
-    "data.samples_per_epoch=8", "model.net.num_feat=8", "~callbacks.val_images",
+    "logger=none",
+    "trainer.max_epochs=1",
+    "data.scale=2",
+    "data.patch_size=8",
+    "data.batch_size=4",
+    "data.samples_per_epoch=8",
+    "model.net.num_feat=8",
+    "~callbacks.val_images",
     "trainer.enable_progress_bar=false",
 ]
 
@@ -185,9 +214,13 @@ def test_hydra_commands_refuse_code_carrying_pickles(tmp_path):
     path, marker, words = write_bad(tmp_path, "pickle")
     res = run_cli("srlab-eval", f"ckpt_path={path}", f"hydra.run.dir={tmp_path / 'eval'}")
     assert_cli_refused(res, marker, *words)
-    res = run_cli("srlab-train", *TRAIN_TINY, f"init_from={path}", f"hydra.run.dir={tmp_path / 'init'}")
+    res = run_cli(
+        "srlab-train", *TRAIN_TINY, f"init_from={path}", f"hydra.run.dir={tmp_path / 'init'}"
+    )
     assert_cli_refused(res, marker, *words)
-    res = run_cli("srlab-train", *TRAIN_TINY, f"ckpt_path={path}", f"hydra.run.dir={tmp_path / 'resume'}")
+    res = run_cli(
+        "srlab-train", *TRAIN_TINY, f"ckpt_path={path}", f"hydra.run.dir={tmp_path / 'resume'}"
+    )
     assert_cli_refused(res, marker, *words)
     assert not (tmp_path / "resume" / "checkpoints").exists()  # refused before any training step
 
@@ -202,9 +235,15 @@ def test_hydra_commands_refuse_foreign_network_descriptions(tmp_path, kind):
 
     path, marker, words = write_bad(tmp_path, kind)
     runs = {
-        "eval": lambda: evaluate(compose_at(tmp_path / "eval", [f"ckpt_path={path}"], config_name="eval")),
-        "init_from": lambda: train(compose_at(tmp_path / "init", [*TRAIN_TINY, f"init_from={path}"])),
-        "resume": lambda: train(compose_at(tmp_path / "resume", [*TRAIN_TINY, f"ckpt_path={path}"])),
+        "eval": lambda: evaluate(
+            compose_at(tmp_path / "eval", [f"ckpt_path={path}"], config_name="eval")
+        ),
+        "init_from": lambda: train(
+            compose_at(tmp_path / "init", [*TRAIN_TINY, f"init_from={path}"])
+        ),
+        "resume": lambda: train(
+            compose_at(tmp_path / "resume", [*TRAIN_TINY, f"ckpt_path={path}"])
+        ),
     }
     for name, fn in runs.items():
         with pytest.raises(SRLabError) as e:
@@ -222,13 +261,20 @@ def test_resume_refuses_files_that_hold_no_training_state(tmp_path):
         def fit(self, *a, **k):  # pragma: no cover - must not be reached
             raise AssertionError("Lightning must not see a refused checkpoint")
 
-    torch.save({k: v for k, v in srlab_checkpoint().items() if k != "optimizer_states"}, tmp_path / "w.ckpt")
+    torch.save(
+        {k: v for k, v in srlab_checkpoint().items() if k != "optimizer_states"},
+        tmp_path / "w.ckpt",
+    )
     torch.save(srlab_checkpoint()["state_dict"], tmp_path / "bare.pth")
     for name in ("w.ckpt", "bare.pth"):
-        with pytest.raises(SRLabError, match="is not a training checkpoint of srlab-train .*use init_from="):
+        with pytest.raises(
+            SRLabError, match="is not a training checkpoint of srlab-train .*use init_from="
+        ):
             safe_fit(NoFit(), None, ckpt_path=tmp_path / name)
     with pytest.raises(SRLabError, match="checkpoint not found"):
         safe_fit(NoFit(), None, ckpt_path=tmp_path / "nope.ckpt")
     (tmp_path / "w.mat").write_bytes(b"MATLAB 5.0")
-    with pytest.raises(SRLabError, match="is a published model file: resuming needs a checkpoint of srlab-train"):
+    with pytest.raises(
+        SRLabError, match="is a published model file: resuming needs a checkpoint of srlab-train"
+    ):
         safe_fit(NoFit(), None, ckpt_path=tmp_path / "w.mat")

@@ -23,8 +23,16 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
-def put(sd: SD, name: str, cout: int, cin: int, k: int, bias: bool = True, std: float | None = None,
-        bias_std: float = 0.1) -> None:
+def put(
+    sd: SD,
+    name: str,
+    cout: int,
+    cin: int,
+    k: int,
+    bias: bool = True,
+    std: float | None = None,
+    bias_std: float = 0.1,
+) -> None:
     """A conv in the release: He-like weights (keeps activations O(1)), random biases."""
     std = std if std is not None else math.sqrt(1.0 / (cin * k * k))
     sd[f"{name}.weight"] = torch.randn(cout, cin, k, k) * std
@@ -57,13 +65,19 @@ def mean_shift(sd: SD, rng: float = 255.0, mean: Tensor = DIV2K) -> None:
 
 
 def edsr_up(sd: SD, prefix: str, scale: int, f: int, bias_std: float) -> list[tuple[str, int]]:
-    stages = [(f"{prefix}.0", 3)] if scale == 3 else [(f"{prefix}.{2 * i}", 2) for i in range(int(math.log2(scale)))]
+    stages = (
+        [(f"{prefix}.0", 3)]
+        if scale == 3
+        else [(f"{prefix}.{2 * i}", 2) for i in range(int(math.log2(scale)))]
+    )
     for name, r in stages:
         put(sd, name, r * r * f, f, 3, bias_std=bias_std)
     return stages
 
 
-def edsr_pytorch_sd(nb: int, f: int, scale: int, with_mean: bool) -> tuple[SD, list[tuple[str, int]]]:
+def edsr_pytorch_sd(
+    nb: int, f: int, scale: int, with_mean: bool
+) -> tuple[SD, list[tuple[str, int]]]:
     sd: SD = {}
     if with_mean:
         mean_shift(sd)
@@ -77,7 +91,9 @@ def edsr_pytorch_sd(nb: int, f: int, scale: int, with_mean: bool) -> tuple[SD, l
     return sd, ups
 
 
-def edsr_pytorch_ref(sd: SD, x: Tensor, nb: int, res_scale: float, ups: list[tuple[str, int]]) -> Tensor:
+def edsr_pytorch_ref(
+    sd: SD, x: Tensor, nb: int, res_scale: float, ups: list[tuple[str, int]]
+) -> Tensor:
     """EDSR-PyTorch's forward on [0, 255] (MeanShift as the DIV2K mean x255 when not in sd)."""
     m = (DIV2K * 255).view(1, 3, 1, 1)
     y = conv(x * 255, sd, "sub_mean") if "sub_mean.weight" in sd else x * 255 - m
@@ -93,14 +109,21 @@ def edsr_pytorch_ref(sd: SD, x: Tensor, nb: int, res_scale: float, ups: list[tup
     return out / 255
 
 
-@pytest.mark.parametrize(("nb", "f", "scale", "with_mean"), [(16, 64, 2, True), (2, 8, 3, False), (1, 256, 4, True)])
+@pytest.mark.parametrize(
+    ("nb", "f", "scale", "with_mean"), [(16, 64, 2, True), (2, 8, 3, False), (1, 256, 4, True)]
+)
 def test_edsr_pytorch(nb: int, f: int, scale: int, with_mean: bool) -> None:
     sd, ups = edsr_pytorch_sd(nb, f, scale, with_mean)
     rel = tn.edsr_pytorch(raw(sd))
     assert rel is not None and rel.arch == "edsr"
     res_scale = 0.1 if f == 256 else 1.0
     assert rel.spec["_target_"] == "srlab.archs.edsr.EDSR"
-    assert (rel.spec["num_block"], rel.spec["num_feat"], rel.spec["scale"], rel.spec["res_scale"]) == (nb, f, scale, res_scale)
+    assert (
+        rel.spec["num_block"],
+        rel.spec["num_feat"],
+        rel.spec["scale"],
+        rel.spec["res_scale"],
+    ) == (nb, f, scale, res_scale)
     if (nb, f) == (16, 64):
         assert rel.name.startswith("EDSR-baseline x2")
     x = torch.rand(1, 3, 6, 5)
@@ -199,8 +222,17 @@ def test_mdsr_pytorch() -> None:
 # --------------------------------------------------------------------------- RCAN
 
 
-def rcan_sd(prefix_block: str, rcab: str, ca: str, ca_idx: tuple[int, int], group_conv: str | None,
-            ng: int, nb: int, f: int, red: int) -> SD:
+def rcan_sd(
+    prefix_block: str,
+    rcab: str,
+    ca: str,
+    ca_idx: tuple[int, int],
+    group_conv: str | None,
+    ng: int,
+    nb: int,
+    f: int,
+    red: int,
+) -> SD:
     sd: SD = {}
     for g in range(ng):
         for b in range(nb):
@@ -209,20 +241,41 @@ def rcan_sd(prefix_block: str, rcab: str, ca: str, ca_idx: tuple[int, int], grou
             put(sd, f"{p}.2", f, f, 3, bias_std=5)
             put(sd, f"{p}.3.{ca}.{ca_idx[0]}", f // red, f, 1, std=0.02, bias_std=0.5)
             put(sd, f"{p}.3.{ca}.{ca_idx[1]}", f, f // red, 1, std=0.5, bias_std=0.5)
-        put(sd, f"body.{g}.{group_conv}" if group_conv else f"body.{g}.{prefix_block}.{nb}", f, f, 3, bias_std=5)
+        put(
+            sd,
+            f"body.{g}.{group_conv}" if group_conv else f"body.{g}.{prefix_block}.{nb}",
+            f,
+            f,
+            3,
+            bias_std=5,
+        )
     return sd
 
 
-def rcan_ref_body(sd: SD, h: Tensor, block: str, rcab: str, ca: str, ca_idx: tuple[int, int],
-                  group_conv: str | None, ng: int, nb: int) -> Tensor:
+def rcan_ref_body(
+    sd: SD,
+    h: Tensor,
+    block: str,
+    rcab: str,
+    ca: str,
+    ca_idx: tuple[int, int],
+    group_conv: str | None,
+    ng: int,
+    nb: int,
+) -> Tensor:
     r = h
     for g in range(ng):
         gin = r
         for b in range(nb):
             p = f"body.{g}.{block}.{b}.{rcab}"
             y = conv(F.relu(conv(r, sd, f"{p}.0")), sd, f"{p}.2")
-            a = torch.sigmoid(conv(F.relu(conv(y.mean((2, 3), keepdim=True), sd, f"{p}.3.{ca}.{ca_idx[0]}")),
-                                   sd, f"{p}.3.{ca}.{ca_idx[1]}"))
+            a = torch.sigmoid(
+                conv(
+                    F.relu(conv(y.mean((2, 3), keepdim=True), sd, f"{p}.3.{ca}.{ca_idx[0]}")),
+                    sd,
+                    f"{p}.3.{ca}.{ca_idx[1]}",
+                )
+            )
             r = r + y * a
         r = gin + conv(r, sd, f"body.{g}.{group_conv}" if group_conv else f"body.{g}.{block}.{nb}")
     return r
@@ -239,11 +292,21 @@ def test_rcan_pytorch() -> None:
     assert tn.edsr_pytorch(raw(sd)) is None
     rel = tn.rcan_pytorch(raw(sd))
     assert rel is not None
-    assert (rel.spec["num_group"], rel.spec["num_block"], rel.spec["reduction"], rel.spec["scale"]) == (ng, nb, red, scale)
+    assert (
+        rel.spec["num_group"],
+        rel.spec["num_block"],
+        rel.spec["reduction"],
+        rel.spec["scale"],
+    ) == (ng, nb, red, scale)
 
     x = torch.rand(1, 3, 6, 5)
     h = conv(conv(x * 255, sd, "sub_mean"), sd, "head.0")
-    r = conv(rcan_ref_body(sd, h, "body", "body", "conv_du", (0, 2), None, ng, nb), sd, f"body.{ng}") + h
+    r = (
+        conv(
+            rcan_ref_body(sd, h, "body", "body", "conv_du", (0, 2), None, ng, nb), sd, f"body.{ng}"
+        )
+        + h
+    )
     for name, s in ups:
         r = F.pixel_shuffle(conv(r, sd, name), s)
     ref = conv(conv(r, sd, "tail.1"), sd, "add_mean") / 255
@@ -261,11 +324,23 @@ def test_rcan_basicsr() -> None:
     assert tn.edsr_basicsr(raw(sd)) is None
     rel = tn.rcan_basicsr(raw(sd))
     assert rel is not None
-    assert (rel.spec["num_group"], rel.spec["num_block"], rel.spec["reduction"], rel.spec["scale"]) == (ng, nb, red, scale)
+    assert (
+        rel.spec["num_group"],
+        rel.spec["num_block"],
+        rel.spec["reduction"],
+        rel.spec["scale"],
+    ) == (ng, nb, red, scale)
     m = DIV2K.view(1, 3, 1, 1)
     x = torch.rand(1, 3, 5, 6)
     h = conv((x - m) * 255, sd, "conv_first")
-    r = conv(rcan_ref_body(sd, h, "residual_group", "rcab", "attention", (1, 3), "conv", ng, nb), sd, "conv_after_body") + h
+    r = (
+        conv(
+            rcan_ref_body(sd, h, "residual_group", "rcab", "attention", (1, 3), "conv", ng, nb),
+            sd,
+            "conv_after_body",
+        )
+        + h
+    )
     for name, s in ups:
         r = F.pixel_shuffle(conv(r, sd, name), s)
     ref = conv(r, sd, "conv_last") / 255 + m
@@ -376,11 +451,18 @@ def test_rrdbnet_layouts(layout: str, n_up: int) -> None:
     sd = rename_rrdb(gen, layout, nb, n_up)
     rel = tn.rrdbnet(raw(sd))
     assert rel is not None and rel.arch == "rrdbnet"
-    assert (rel.spec["num_block"], rel.spec["num_feat"], rel.spec["num_grow_ch"], rel.spec["scale"]) == (nb, f, g, 2**n_up)
+    assert (
+        rel.spec["num_block"],
+        rel.spec["num_feat"],
+        rel.spec["num_grow_ch"],
+        rel.spec["scale"],
+    ) == (nb, f, g, 2**n_up)
     x = torch.rand(1, 3, 5, 4)
     with torch.no_grad():
         close(rel.net(x), rrdb_ref(gen, x, nb, n_up), 1e-5)
-    assert all(r(raw(sd)) is None for r in (tn.edsr_pytorch, tn.edsr_basicsr, tn.carn, tn.rcan_pytorch))
+    assert all(
+        r(raw(sd)) is None for r in (tn.edsr_pytorch, tn.edsr_basicsr, tn.carn, tn.rcan_pytorch)
+    )
 
 
 def test_rrdbnet_refusals() -> None:
@@ -434,7 +516,13 @@ def carn_sd(f: int, mobile: bool, heads: list[str], groups: int = 4) -> SD:
         s = 3 if h.endswith("3") else 4 if h.endswith("4") else 2
         stages = [0] if s != 4 else [0, 3]
         for i in stages:
-            put(sd, f"upsample.{h}.body.{i}", (9 if s == 3 else 4) * f, f // groups if mobile else f, 3)
+            put(
+                sd,
+                f"upsample.{h}.body.{i}",
+                (9 if s == 3 else 4) * f,
+                f // groups if mobile else f,
+                3,
+            )
     put(sd, "exit", 3, f, 3)
     return sd
 
@@ -448,7 +536,11 @@ def carn_ref(sd: SD, x: Tensor, mobile: bool, head: str, groups: int) -> Tensor:
         for u in (1, 2, 3):
             p = f"b{b}.b1" if mobile else f"b{b}.b{u}"
             if mobile:
-                y = conv(F.relu(conv(F.relu(conv(o, sd, f"{p}.body.0", g)), sd, f"{p}.body.2", g)), sd, f"{p}.body.4")
+                y = conv(
+                    F.relu(conv(F.relu(conv(o, sd, f"{p}.body.0", g)), sd, f"{p}.body.2", g)),
+                    sd,
+                    f"{p}.body.4",
+                )
             else:
                 y = conv(F.relu(conv(o, sd, f"{p}.body.0")), sd, f"{p}.body.2")
             c = torch.cat([c, F.relu(y + o)], 1)
@@ -510,7 +602,9 @@ def test_srcnn_port() -> None:
     put(sd, "conv2", 32, 64, 5)
     put(sd, "conv3", 1, 32, 5)
     rel = tn.srcnn_yjn870(raw(sd, "srcnn_x2.pth"))
-    assert rel is not None and rel.spec["kernel_sizes"] == (9, 5, 5) and rel.spec["padding"] == "same"
+    assert (
+        rel is not None and rel.spec["kernel_sizes"] == (9, 5, 5) and rel.spec["padding"] == "same"
+    )
     assert rel.spec["scale"] == 2
     x = torch.rand(1, 1, 20, 18)
     ref = conv(F.relu(conv(F.relu(conv(x, sd, "conv1")), sd, "conv2")), sd, "conv3")
@@ -527,7 +621,14 @@ def test_espcn_port() -> None:
     rel = tn.espcn_yjn870(raw(sd))
     assert rel is not None and rel.spec["scale"] == 3 and rel.spec["activation"] == "tanh"
     x = torch.rand(1, 1, 7, 6)
-    ref = F.pixel_shuffle(conv(torch.tanh(conv(torch.tanh(conv(x, sd, "first_part.0")), sd, "first_part.2")), sd, "last_part.0"), 3)
+    ref = F.pixel_shuffle(
+        conv(
+            torch.tanh(conv(torch.tanh(conv(x, sd, "first_part.0")), sd, "first_part.2")),
+            sd,
+            "last_part.0",
+        ),
+        3,
+    )
     with torch.no_grad():
         close(rel.net(x), ref)
     assert tn.fsrcnn_yjn870(raw(sd)) is None
@@ -550,14 +651,25 @@ def fsrcnn_sd(d: int = 56, s: int = 12, m: int = 4) -> SD:
 def test_fsrcnn_port(scale: int) -> None:
     sd = fsrcnn_sd()
     rel = tn.fsrcnn_yjn870(raw(sd, f"fsrcnn_x{scale}.pth"))
-    assert rel is not None and (rel.spec["d"], rel.spec["s"], rel.spec["m"], rel.spec["scale"]) == (56, 12, 4, scale)
+    assert rel is not None and (
+        rel.spec["num_feat"],
+        rel.spec["num_shrink_ch"],
+        rel.spec["num_map_layer"],
+        rel.spec["scale"],
+    ) == (56, 12, 4, scale)
     x = torch.rand(1, 1, 6, 7)
     y = F.prelu(conv(x, sd, "first_part.0"), sd["first_part.1.weight"])
     for j in range(6):
         y = F.prelu(conv(y, sd, f"mid_part.{2 * j}"), sd[f"mid_part.{2 * j + 1}.weight"])
     # the port: ConvTranspose2d(d, 1, 9, stride=s, padding=9 // 2, output_padding=s - 1)
-    ref = F.conv_transpose2d(y, sd["last_part.weight"], sd["last_part.bias"], stride=scale, padding=4,
-                             output_padding=scale - 1)
+    ref = F.conv_transpose2d(
+        y,
+        sd["last_part.weight"],
+        sd["last_part.bias"],
+        stride=scale,
+        padding=4,
+        output_padding=scale - 1,
+    )
     with torch.no_grad():
         close(rel.net(x), ref)
     with pytest.raises(ReleaseError, match="scale is not in its weights"):
@@ -571,7 +683,7 @@ def test_vdsr_port() -> None:
         put(sd, f"residual_layer.{i}.conv", 16, 16, 3, bias=False)
     put(sd, "output", 1, 16, 3, bias=False)
     rel = tn.vdsr_twtygqyy(raw(sd))
-    assert rel is not None and rel.spec["num_layers"] == 5 and rel.spec["num_feat"] == 16
+    assert rel is not None and rel.spec["num_layer"] == 5 and rel.spec["num_feat"] == 16
     x = torch.rand(1, 1, 9, 8)
     y = F.relu(conv(x, sd, "input"))
     for i in range(3):
@@ -612,9 +724,22 @@ def test_kair_rrdb_x3_refused() -> None:
 
 def test_other_architectures_return_none() -> None:
     sd, _ = edsr_pytorch_sd(1, 8, 2, with_mean=True)
-    others = [tn.mdsr_pytorch, tn.rcan_pytorch, tn.edsr_basicsr, tn.rcan_basicsr, tn.rrdbnet, tn.msrresnet,
-              tn.carn, tn.carn_m, tn.srcnn_yjn870, tn.espcn_yjn870, tn.fsrcnn_yjn870, tn.vdsr_twtygqyy,
-              tn.drrn_jt827859032, tn.lapsrn_twtygqyy]
+    others = [
+        tn.mdsr_pytorch,
+        tn.rcan_pytorch,
+        tn.edsr_basicsr,
+        tn.rcan_basicsr,
+        tn.rrdbnet,
+        tn.msrresnet,
+        tn.carn,
+        tn.carn_m,
+        tn.srcnn_yjn870,
+        tn.espcn_yjn870,
+        tn.fsrcnn_yjn870,
+        tn.vdsr_twtygqyy,
+        tn.drrn_jt827859032,
+        tn.lapsrn_twtygqyy,
+    ]
     assert all(r(raw(sd)) is None for r in others)
     unrelated = raw({"encoder.weight": torch.zeros(4, 4)})
     assert all(r(unrelated) is None for r in [tn.edsr_pytorch, *others])

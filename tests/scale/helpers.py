@@ -16,10 +16,21 @@ REPO = Path(__file__).resolve().parents[2]
 def tiny_overrides(train_dir: Path, val_dir: Path, epochs: int = 2, samples: int = 32) -> list[str]:
     """A tiny ESPCN x2 run: 8x8 LR patches, batch 4, ``samples / 4`` steps an epoch."""
     return [
-        "data=folder", f"data.train_dir={train_dir}", f"data.val_dir={val_dir}", "data.scale=2",
-        "data.patch_size=8", "data.batch_size=4", f"data.samples_per_epoch={samples}", "data.num_workers=0",
-        "model.net.num_feat=8", "logger=csv", f"trainer.max_epochs={epochs}", "trainer.log_every_n_steps=1",
-        "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "~callbacks.val_images",
+        "data=folder",
+        f"data.train_dir={train_dir}",
+        f"data.val_dir={val_dir}",
+        "data.scale=2",
+        "data.patch_size=8",
+        "data.batch_size=4",
+        f"data.samples_per_epoch={samples}",
+        "data.num_workers=0",
+        "model.net.num_feat=8",
+        "logger=csv",
+        f"trainer.max_epochs={epochs}",
+        "trainer.log_every_n_steps=1",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        "~callbacks.val_images",
         "seed=7",
     ]
 
@@ -29,7 +40,9 @@ def run_train(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "srlab-train"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "srlab.cli.train"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
+    return subprocess.run(
+        cmd + list(args), capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout
+    )
 
 
 class KillAtStep(pl.Callback):
@@ -78,14 +91,20 @@ def kill_and_resume(tmp_path: Path, base: list[str], kill_step: int = 11):
     full, killed = tmp_path / "full", tmp_path / "killed"
     metrics, _ = train(compose_at(full, base))
     res = run_train(
-        *base, f"hydra.run.dir={killed}", "+callbacks.kill._target_=tests.scale.helpers.KillAtStep",
+        *base,
+        f"hydra.run.dir={killed}",
+        "+callbacks.kill._target_=tests.scale.helpers.KillAtStep",
         f"+callbacks.kill.step={kill_step}",
     )
     assert res.returncode == -9, res.stderr[-3000:]
     last = killed / "checkpoints" / "last.ckpt"
     state = torch.load(last, map_location="cpu", weights_only=False)
-    assert state["global_step"] == 10 and state["epoch"] == 1  # mid-epoch: 2 of 8 batches of epoch 2 done
-    assert state["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 1, "batches": 2}]
+    assert (
+        state["global_step"] == 10 and state["epoch"] == 1
+    )  # mid-epoch: 2 of 8 batches of epoch 2 done
+    assert state["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [
+        {"epoch": 1, "batches": 2}
+    ]
     resumed, _ = train(compose_at(killed, [*base, f"ckpt_path={last}"]))
     return metrics, resumed, full / "checkpoints" / "last.ckpt", last
 

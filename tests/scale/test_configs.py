@@ -13,7 +13,11 @@ def _compose(overrides, hydra_cfg=False):
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
-            return compose("train", overrides=["paths.output_dir=/tmp/x", *overrides], return_hydra_config=hydra_cfg)
+            return compose(
+                "train",
+                overrides=["paths.output_dir=/tmp/x", *overrides],
+                return_hydra_config=hydra_cfg,
+            )
     finally:
         GlobalHydra.instance().clear()
 
@@ -28,7 +32,10 @@ def test_ddp_cpu_trainer_uses_gloo():
 
 
 def test_slurm_launcher_composes():
-    cfg = _compose(["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=4"], True)
+    cfg = _compose(
+        ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=4"],
+        True,
+    )
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
     assert launcher.partition == "gpu" and launcher.gpus_per_node == 4
@@ -47,10 +54,20 @@ def test_optuna_search_over_lr_and_patch_size_maximises_val_psnr():
 
 
 def test_ema_and_speed_options_compose():
-    cfg = _compose(["callbacks=[default,ema]", "model.channels_last=true", "model.compile_net=true",
-                    "trainer.precision=bf16-mixed"])
-    assert cfg.callbacks.ema._target_ == "srlab.callbacks.EMA" and "model_checkpoint" in cfg.callbacks
-    assert cfg.model.channels_last and cfg.model.compile_net and cfg.trainer.precision == "bf16-mixed"
+    cfg = _compose(
+        [
+            "callbacks=[default,ema]",
+            "model.channels_last=true",
+            "model.compile_net=true",
+            "trainer.precision=bf16-mixed",
+        ]
+    )
+    assert (
+        cfg.callbacks.ema._target_ == "srlab.callbacks.EMA" and "model_checkpoint" in cfg.callbacks
+    )
+    assert (
+        cfg.model.channels_last and cfg.model.compile_net and cfg.trainer.precision == "bf16-mixed"
+    )
 
 
 def test_runs_of_one_multirun_share_a_wandb_group():
@@ -59,7 +76,9 @@ def test_runs_of_one_multirun_share_a_wandb_group():
 
     from srlab.cli.train import _group_multirun_in_wandb
 
-    cfg = _compose(["logger=wandb", "hydra.mode=MULTIRUN", "hydra.sweep.dir=/tmp/multirun/sweep42"], True)
+    cfg = _compose(
+        ["logger=wandb", "hydra.mode=MULTIRUN", "hydra.sweep.dir=/tmp/multirun/sweep42"], True
+    )
     HydraConfig.instance().set_config(cfg)
     try:
         job = cfg.copy()

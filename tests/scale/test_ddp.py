@@ -22,7 +22,9 @@ def test_two_process_cpu_ddp_training(tmp_path, image_folder):
     val_dir = image_folder("val", sizes=((32, 40), (36, 32)))
     run = tmp_path / "ddp"
     res = run_train(
-        *tiny_overrides(train_dir, val_dir, epochs=1, samples=32), "trainer=ddp_cpu", f"hydra.run.dir={run}",
+        *tiny_overrides(train_dir, val_dir, epochs=1, samples=32),
+        "trainer=ddp_cpu",
+        f"hydra.run.dir={run}",
         "callbacks.step_checkpoint.every_n_train_steps=null",
     )
     assert res.returncode == 0, res.stderr[-4000:]
@@ -62,9 +64,15 @@ def test_multiscale_net_trains_under_ddp(tmp_path, image_folder):
     val_dir = image_folder("val", sizes=((36, 36),))
     run = tmp_path / "ddp_ms"
     res = run_train(
-        *tiny_overrides(train_dir, val_dir, epochs=1, samples=16), "trainer=ddp_cpu", f"hydra.run.dir={run}",
-        "model/net=mdsr", "data.scale=[2,3]", "model.net.scales=[2,3]", "model.net.num_block=1",
-        "model.net.num_feat=8", "callbacks.step_checkpoint.every_n_train_steps=null",
+        *tiny_overrides(train_dir, val_dir, epochs=1, samples=16),
+        "trainer=ddp_cpu",
+        f"hydra.run.dir={run}",
+        "model/net=mdsr",
+        "data.scale=[2,3]",
+        "model.net.scales=[2,3]",
+        "model.net.num_block=1",
+        "model.net.num_feat=8",
+        "callbacks.step_checkpoint.every_n_train_steps=null",
     )
     assert res.returncode == 0, res.stderr[-4000:]
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)

@@ -36,15 +36,30 @@ def _last(rows: list[dict], key: str) -> float:
     return [float(r[key]) for r in rows if r.get(key)][-1]
 
 
-def _ddp(train_dir: Path, val_dir: Path, run: Path, devices: int, samples: int = 16, epochs: int = 1) -> list[str]:
+def _ddp(
+    train_dir: Path, val_dir: Path, run: Path, devices: int, samples: int = 16, epochs: int = 1
+) -> list[str]:
     """A tiny ESPCN x2 ``trainer=ddp_cpu`` run (8x8 LR patches, batch 4) with every default
     callback on (PNG validation images included)."""
     return [
-        "trainer=ddp_cpu", f"trainer.devices={devices}", f"hydra.run.dir={run}",
-        "data=folder", f"data.train_dir={train_dir}", f"data.val_dir={val_dir}", "data.scale=2",
-        "data.patch_size=8", "data.batch_size=4", f"data.samples_per_epoch={samples}", "data.num_workers=0",
-        "model.net.num_feat=8", "logger=csv", f"trainer.max_epochs={epochs}", "trainer.log_every_n_steps=1",
-        "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "seed=7",
+        "trainer=ddp_cpu",
+        f"trainer.devices={devices}",
+        f"hydra.run.dir={run}",
+        "data=folder",
+        f"data.train_dir={train_dir}",
+        f"data.val_dir={val_dir}",
+        "data.scale=2",
+        "data.patch_size=8",
+        "data.batch_size=4",
+        f"data.samples_per_epoch={samples}",
+        "data.num_workers=0",
+        "model.net.num_feat=8",
+        "logger=csv",
+        f"trainer.max_epochs={epochs}",
+        "trainer.log_every_n_steps=1",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        "seed=7",
     ]
 
 
@@ -89,7 +104,9 @@ def _val_metrics_as_ranks(module: SRModule, ds, world: int) -> float:
     total_sum, total_count = 0.0, 0
     for rank in range(world):
         m = copy.deepcopy(module).eval()
-        loader = DataLoader(PaddedEvalDataset(ds), batch_size=1, sampler=EvalShardSampler(ds, world, rank))
+        loader = DataLoader(
+            PaddedEvalDataset(ds), batch_size=1, sampler=EvalShardSampler(ds, world, rank)
+        )
         m.log = lambda *a, **k: None  # no trainer
         with torch.no_grad():
             for batch in loader:
@@ -161,18 +178,25 @@ def test_two_ranks_one_validation_image_every_callback_tiled(tmp_path, image_fol
     val_dir = image_folder("val", sizes=((40, 44),))
     run = tmp_path / "run"
     res = run_train(
-        *_ddp(train_dir, val_dir, run, devices=2), "model.val_tile=12",
+        *_ddp(train_dir, val_dir, run, devices=2),
+        "model.val_tile=12",
         "+callbacks.ema._target_=srlab.callbacks.EMA",
-        "+callbacks.ema.decay=0.5", "callbacks.step_checkpoint.every_n_train_steps=1",
+        "+callbacks.ema.decay=0.5",
+        "callbacks.step_checkpoint.every_n_train_steps=1",
         "+callbacks.clip._target_=srlab.callbacks.AdjustableGradientClipping",
-        "+callbacks.schedule._target_=srlab.callbacks.LossWeightSchedule", "+callbacks.schedule.attribute=weights.l1",
-        "+callbacks.schedule.interval=step", "+callbacks.schedule.duration=2",
-        "+callbacks.schedule.end=0.5", "callbacks.throughput.log_every_n_steps=1",
+        "+callbacks.schedule._target_=srlab.callbacks.LossWeightSchedule",
+        "+callbacks.schedule.attribute=weights.l1",
+        "+callbacks.schedule.interval=step",
+        "+callbacks.schedule.duration=2",
+        "+callbacks.schedule.end=0.5",
+        "callbacks.throughput.log_every_n_steps=1",
         timeout=HANG_TIMEOUT,
     )
     assert res.returncode == 0, res.stderr[-4000:]
     rows = _metrics(run)
-    assert any(r.get("train/samples_per_sec") for r in rows) and any(r.get("train/weights.l1") for r in rows)
+    assert any(r.get("train/samples_per_sec") for r in rows) and any(
+        r.get("train/weights.l1") for r in rows
+    )
     assert list(run.rglob("val_images/*.png"))  # rank 0 wrote its picture, without a collective
     ckpt = run / "checkpoints" / "last.ckpt"
     (psnr,) = _one_process_psnr(ckpt, val_dir)  # EMA weights: validated and saved
@@ -185,8 +209,10 @@ def test_three_ranks_one_validation_image(tmp_path, image_folder):
     val_dir = image_folder("val", sizes=((40, 44),))
     run = tmp_path / "run"
     res = run_train(
-        *_ddp(train_dir, val_dir, run, devices=3, samples=24), "~callbacks.val_images",
-        "+trainer.num_sanity_val_steps=0", timeout=HANG_TIMEOUT,
+        *_ddp(train_dir, val_dir, run, devices=3, samples=24),
+        "~callbacks.val_images",
+        "+trainer.num_sanity_val_steps=0",
+        timeout=HANG_TIMEOUT,
     )
     assert res.returncode == 0, res.stderr[-4000:]
     (psnr,) = _one_process_psnr(run / "checkpoints" / "last.ckpt", val_dir)
@@ -201,9 +227,14 @@ def test_multiscale_net_four_ranks_five_images_uneven_shards(tmp_path, image_fol
     val_dir = image_folder("val", sizes=((36, 36), (30, 42), (42, 30), (36, 48), (48, 36)))
     run = tmp_path / "run"
     res = run_train(
-        *_ddp(train_dir, val_dir, run, devices=4, samples=16), "model/net=mdsr", "data.scale=[2,3]",
-        "model.net.scales=[2,3]", "model.net.num_block=1", "~callbacks.val_images",
-        "+trainer.num_sanity_val_steps=0", timeout=HANG_TIMEOUT,
+        *_ddp(train_dir, val_dir, run, devices=4, samples=16),
+        "model/net=mdsr",
+        "data.scale=[2,3]",
+        "model.net.scales=[2,3]",
+        "model.net.num_block=1",
+        "~callbacks.val_images",
+        "+trainer.num_sanity_val_steps=0",
+        timeout=HANG_TIMEOUT,
     )
     assert res.returncode == 0, res.stderr[-4000:]
     rows = _metrics(run)
@@ -225,13 +256,25 @@ def test_gan_under_ddp_then_nan_on_rank_1_stops_every_rank(tmp_path, image_folde
     val_dir = image_folder("val", sizes=((40, 44),))
     run = tmp_path / "run"
     gan = [
-        "model=gan", "model/net=srresnet", "model/disc=esrgan", "loss=esrgan", "loss.terms.percep.vgg_weights=random",
-        "model.net.num_block=1", "model.disc.num_feat=4", "model.lpips_net=null", "data.patch_size=16",
+        "model=gan",
+        "model/net=srresnet",
+        "model/disc=esrgan",
+        "loss=esrgan",
+        "loss.terms.percep.vgg_weights=random",
+        "model.net.num_block=1",
+        "model.disc.num_feat=4",
+        "model.lpips_net=null",
+        "data.patch_size=16",
     ]
     res = run_train(
-        *_ddp(train_dir, val_dir, run, devices=2, samples=16, epochs=3), *gan, "~callbacks.val_images",
-        "+trainer.num_sanity_val_steps=0", "+callbacks.nan._target_=tests.scale.helpers.NaNOnRankAtStep",
-        "+callbacks.nan.rank=1", "+callbacks.nan.step=4", timeout=HANG_TIMEOUT,
+        *_ddp(train_dir, val_dir, run, devices=2, samples=16, epochs=3),
+        *gan,
+        "~callbacks.val_images",
+        "+trainer.num_sanity_val_steps=0",
+        "+callbacks.nan._target_=tests.scale.helpers.NaNOnRankAtStep",
+        "+callbacks.nan.rank=1",
+        "+callbacks.nan.step=4",
+        timeout=HANG_TIMEOUT,
     )
     assert res.returncode == 2, res.stderr[-4000:]
     last = run / "checkpoints" / "last.ckpt"
@@ -240,7 +283,9 @@ def test_gan_under_ddp_then_nan_on_rank_1_stops_every_rank(tmp_path, image_folde
     assert "loss is NaN on rank 1" in err[0] and str(last) in err[0], err
     print(f"\n{err[0]}")
     state = torch.load(last, map_location="cpu", weights_only=False)
-    assert state["global_step"] == 4 and state["epoch"] == 0  # epoch 1 (2 batches, G+D steps), validated
+    assert (
+        state["global_step"] == 4 and state["epoch"] == 0
+    )  # epoch 1 (2 batches, G+D steps), validated
     assert all(torch.isfinite(v).all() for v in weights(last).values() if v.is_floating_point())
     assert any(r.get("val/psnr") for r in _metrics(run))
 
@@ -251,13 +296,18 @@ def test_killed_rank_ends_the_run_with_one_line_then_it_resumes(tmp_path, image_
     val_dir = image_folder("val", sizes=((40, 44),))
     run = tmp_path / "run"
     base = [
-        *_ddp(train_dir, val_dir, run, devices=2, samples=64), "~callbacks.val_images",
-        "+trainer.num_sanity_val_steps=0", "callbacks.step_checkpoint.every_n_train_steps=2",
+        *_ddp(train_dir, val_dir, run, devices=2, samples=64),
+        "~callbacks.val_images",
+        "+trainer.num_sanity_val_steps=0",
+        "callbacks.step_checkpoint.every_n_train_steps=2",
     ]
     t0 = time.time()
     res = run_train(
-        *base, "+callbacks.kill._target_=tests.scale.helpers.KillRankAtStep", "+callbacks.kill.rank=1",
-        "+callbacks.kill.step=5", timeout=HANG_TIMEOUT,
+        *base,
+        "+callbacks.kill._target_=tests.scale.helpers.KillRankAtStep",
+        "+callbacks.kill.rank=1",
+        "+callbacks.kill.step=5",
+        timeout=HANG_TIMEOUT,
     )
     ended = time.time()
     killed_at = float((run / "killed_at").read_text())
@@ -265,11 +315,16 @@ def test_killed_rank_ends_the_run_with_one_line_then_it_resumes(tmp_path, image_
     assert ended - killed_at < 60, (ended - killed_at, ended - t0)
     err = [line for line in res.stderr.splitlines() if line.startswith("srlab: error:")]
     last = run / "checkpoints" / "last.ckpt"
-    assert len(err) == 1 and "rank 1" in err[0] and "SIGKILL" in err[0] and f"ckpt_path={last}" in err[0], (
-        res.stderr[-3000:]
-    )
+    assert (
+        len(err) == 1
+        and "rank 1" in err[0]
+        and "SIGKILL" in err[0]
+        and f"ckpt_path={last}" in err[0]
+    ), res.stderr[-3000:]
     print(f"\nrank 1 killed -> rank 0 exited after {ended - killed_at:.1f} s: {err[0]}")
-    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 4  # mid-epoch (of 8)
+    assert (
+        torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 4
+    )  # mid-epoch (of 8)
     res = run_train(*base, f"ckpt_path={last}", timeout=HANG_TIMEOUT)
     assert res.returncode == 0, res.stderr[-4000:]
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 8
@@ -282,14 +337,20 @@ def test_data_error_on_one_rank_is_named_by_rank_0(tmp_path, image_folder):
     run = tmp_path / "run"
     t0 = time.time()
     res = run_train(
-        *_ddp(train_dir, val_dir, run, devices=2, samples=32), "~callbacks.val_images",
-        "+trainer.num_sanity_val_steps=0", "+callbacks.bad._target_=tests.scale.helpers.RaiseOnRankAtStep",
-        "+callbacks.bad.rank=1", "+callbacks.bad.step=2", timeout=HANG_TIMEOUT,
+        *_ddp(train_dir, val_dir, run, devices=2, samples=32),
+        "~callbacks.val_images",
+        "+trainer.num_sanity_val_steps=0",
+        "+callbacks.bad._target_=tests.scale.helpers.RaiseOnRankAtStep",
+        "+callbacks.bad.rank=1",
+        "+callbacks.bad.step=2",
+        timeout=HANG_TIMEOUT,
     )
     assert res.returncode == 2, res.stderr[-4000:]
     err = [line for line in res.stderr.splitlines() if line.startswith("srlab: error:")]
     assert len(err) == 1, res.stderr[-3000:]
-    assert "rank 1 failed at step 2: ValueError: cannot decode image 0007.png (injected)" in err[0], err
+    assert (
+        "rank 1 failed at step 2: ValueError: cannot decode image 0007.png (injected)" in err[0]
+    ), err
     assert "Traceback" not in res.stderr
     assert "ValueError" in (run / "rank1_error.txt").read_text()
     print(f"\ndata error run ended in {time.time() - t0:.1f} s: {err[0]}")
@@ -304,9 +365,14 @@ def test_collective_timeout_ends_a_hang_naming_the_collective(tmp_path, image_fo
     val_dir = image_folder("val", sizes=((40, 44),))
     run = tmp_path / "run"
     res = run_train(
-        *_ddp(train_dir, val_dir, run, devices=2, samples=32), "~callbacks.val_images",
-        "+trainer.num_sanity_val_steps=0", "+callbacks.stall._target_=tests.scale.helpers.StallRankAtStep",
-        "+callbacks.stall.rank=1", "+callbacks.stall.step=1", "+callbacks.stall.sleep_s=40", timeout=HANG_TIMEOUT,
+        *_ddp(train_dir, val_dir, run, devices=2, samples=32),
+        "~callbacks.val_images",
+        "+trainer.num_sanity_val_steps=0",
+        "+callbacks.stall._target_=tests.scale.helpers.StallRankAtStep",
+        "+callbacks.stall.rank=1",
+        "+callbacks.stall.step=1",
+        "+callbacks.stall.sleep_s=40",
+        timeout=HANG_TIMEOUT,
     )
     assert res.returncode == 2, res.stderr[-4000:]
     err = [line for line in res.stderr.splitlines() if line.startswith("srlab: error:")]
@@ -323,7 +389,9 @@ def test_ddp_configs_set_a_collective_timeout_in_minutes():
     for trainer in ("ddp", "ddp_cpu"):
         cfg = compose_at(Path("/tmp/x"), [f"trainer={trainer}"])
         assert instantiate(cfg.trainer.strategy)._timeout.total_seconds() == 600
-        cfg = compose_at(Path("/tmp/x"), [f"trainer={trainer}", "trainer.strategy.timeout.minutes=3"])
+        cfg = compose_at(
+            Path("/tmp/x"), [f"trainer={trainer}", "trainer.strategy.timeout.minutes=3"]
+        )
         assert instantiate(cfg.trainer.strategy)._timeout.total_seconds() == 180
 
 
@@ -343,8 +411,17 @@ def test_rank_0_names_the_first_failure_and_not_the_ranks_that_followed():
     guard.world, guard.procs = 4, [Proc(11, -9), Proc(12, 3), Proc(13, None)]
     assert guard._failures() == ["rank 1 (pid 11) was killed by SIGKILL"]
     guard._posted = lambda: {3: "step 7: ValueError: bad image"}  # type: ignore[method-assign]
-    assert guard._failures() == ["rank 3 failed at step 7: ValueError: bad image", "rank 1 (pid 11) was killed by SIGKILL"]
+    assert guard._failures() == [
+        "rank 3 failed at step 7: ValueError: bad image",
+        "rank 1 (pid 11) was killed by SIGKILL",
+    ]
     guard.step = 7
-    assert guard.diagnose().startswith("distributed training stopped near step 7: rank 3 failed at step 7")
-    assert is_collective_error(RuntimeError("[../gloo/transport/tcp/pair.cc:534] Connection closed by peer"))
-    assert not is_collective_error(ValueError("bad image")) and not is_collective_error(RuntimeError("timeout"))
+    assert guard.diagnose().startswith(
+        "distributed training stopped near step 7: rank 3 failed at step 7"
+    )
+    assert is_collective_error(
+        RuntimeError("[../gloo/transport/tcp/pair.cc:534] Connection closed by peer")
+    )
+    assert not is_collective_error(ValueError("bad image")) and not is_collective_error(
+        RuntimeError("timeout")
+    )

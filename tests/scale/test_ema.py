@@ -18,8 +18,12 @@ def test_ema_averages_validates_and_checkpoints_the_ema_weights(tmp_path, image_
     train_dir = image_folder("hr", sizes=((40, 48), (36, 44)))
     val_dir = image_folder("val", sizes=((32, 40),))
     cfg = compose_at(
-        tmp_path, [*tiny_overrides(train_dir, val_dir, epochs=1, samples=16), "callbacks=[default,ema]",
-                   "callbacks.ema.decay=0.5"],
+        tmp_path,
+        [
+            *tiny_overrides(train_dir, val_dir, epochs=1, samples=16),
+            "callbacks=[default,ema]",
+            "callbacks.ema.decay=0.5",
+        ],
     )
     seen = {}
 
@@ -37,9 +41,18 @@ def test_ema_averages_validates_and_checkpoints_the_ema_weights(tmp_path, image_
     net = objects["model"].net
     raw = {k: v.detach() for k, v in net.state_dict().items()}
     assert objects["trainer"].global_step == 4
-    assert any(not torch.equal(raw[k], ema.ema[k]) for k in raw)  # training weights are the raw ones
-    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    for k, v in ema.ema.items():  # checkpoints hold the EMA weights; the raw ones are in the callback state
+    assert any(
+        not torch.equal(raw[k], ema.ema[k]) for k in raw
+    )  # training weights are the raw ones
+    ckpt = torch.load(
+        tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False
+    )
+    for (
+        k,
+        v,
+    ) in (
+        ema.ema.items()
+    ):  # checkpoints hold the EMA weights; the raw ones are in the callback state
         assert torch.equal(ckpt["state_dict"][f"net.{k}"], v)
     state = next(v for k, v in ckpt["callbacks"].items() if k.startswith("EMA"))
     for k, v in raw.items():
@@ -52,8 +65,15 @@ def test_ema_averages_validates_and_checkpoints_the_ema_weights(tmp_path, image_
     spy = Spy(decay=0.5)
     cfg2 = compose_at(tmp_path / "b", tiny_overrides(train_dir, val_dir, epochs=1, samples=4))
     module, dm = build_module(cfg2), instantiate(cfg2.data)
-    Trainer(max_epochs=1, callbacks=[spy], logger=False, enable_checkpointing=False, enable_progress_bar=False,
-            enable_model_summary=False, num_sanity_val_steps=0).fit(module, datamodule=dm)
+    Trainer(
+        max_epochs=1,
+        callbacks=[spy],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    ).fit(module, datamodule=dm)
     after = {k: v.detach() for k, v in module.net.state_dict().items()}
     for k, v in spy.ema.items():
         torch.testing.assert_close(v, 0.5 * seen["ema_before"][k] + 0.5 * after[k])

@@ -16,7 +16,9 @@ from .helpers import weights as _weights
 
 
 def _folders(image_folder):
-    return image_folder("hr", sizes=((40, 48), (36, 44), (48, 40))), image_folder("val", sizes=((32, 40),))
+    return image_folder("hr", sizes=((40, 48), (36, 44), (48, 40))), image_folder(
+        "val", sizes=((32, 40),)
+    )
 
 
 def test_sampler_shards_every_sample_once_per_epoch():
@@ -28,7 +30,9 @@ def test_sampler_shards_every_sample_once_per_epoch():
             s.set_epoch(epoch)
             ranks.append(list(s))
         assert len(ranks[0]) == len(ranks[1]) == 15
-        assert sorted(ranks[0] + ranks[1]) == [epoch * 30 + i for i in range(30)]  # ids carry the epoch
+        assert sorted(ranks[0] + ranks[1]) == [
+            epoch * 30 + i for i in range(30)
+        ]  # ids carry the epoch
     a, b = SeededPatchSampler(data, seed=5), SeededPatchSampler(data, seed=5)
     a.set_epoch(1), b.set_epoch(1)
     assert list(a) == list(b) and list(a) != list(range(30, 60))  # seeded and shuffled
@@ -50,14 +54,20 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, image_folder):
     train_dir, val_dir = _folders(image_folder)
     # 2 epochs x 8 steps; a checkpoint every 5 steps; killed (SIGKILL) after step 11, mid epoch 2
     base = tiny_overrides(train_dir, val_dir, epochs=2) + [
-        "callbacks.step_checkpoint.every_n_train_steps=5", "callbacks=[default,ema]", "callbacks.ema.decay=0.9",
+        "callbacks.step_checkpoint.every_n_train_steps=5",
+        "callbacks=[default,ema]",
+        "callbacks.ema.decay=0.9",
     ]
     metrics, resumed, full_last, last = kill_and_resume(tmp_path, base)
     a, b = _weights(full_last), _weights(last)  # EMA weights
     for k in a:  # optimiser, scheduler, EMA, step, sampler position and patch draws all restored
         torch.testing.assert_close(b[k], a[k], rtol=1e-6, atol=1e-7)
     raw_a, raw_b = (
-        next(v for k, v in torch.load(c, weights_only=False)["callbacks"].items() if k.startswith("EMA"))["raw"]
+        next(
+            v
+            for k, v in torch.load(c, weights_only=False)["callbacks"].items()
+            if k.startswith("EMA")
+        )["raw"]
         for c in (full_last, last)
     )
     for k in raw_a:  # the training (non-EMA) weights too
@@ -70,11 +80,18 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, image_folder):
 
 def test_nan_loss_stops_with_one_sentence_and_keeps_last_good_checkpoint(tmp_path, image_folder):
     train_dir, val_dir = _folders(image_folder)
-    cfg = compose_at(tmp_path, [
-        *tiny_overrides(train_dir, val_dir, epochs=2), "callbacks.step_checkpoint.every_n_train_steps=3",
-        "+callbacks.nan._target_=tests.scale.helpers.NaNAtStep", "+callbacks.nan.step=7",
-    ])
-    with pytest.raises(SRLabError) as err:  # srlab-train prints it as one line and exits with status 2
+    cfg = compose_at(
+        tmp_path,
+        [
+            *tiny_overrides(train_dir, val_dir, epochs=2),
+            "callbacks.step_checkpoint.every_n_train_steps=3",
+            "+callbacks.nan._target_=tests.scale.helpers.NaNAtStep",
+            "+callbacks.nan.step=7",
+        ],
+    )
+    with pytest.raises(
+        SRLabError
+    ) as err:  # srlab-train prints it as one line and exits with status 2
         train(cfg)
     msg = str(err.value)
     assert "loss is NaN" in msg and "step 7" in msg and msg.count(". ") == 0, msg

@@ -19,8 +19,18 @@ from .helpers import weights as _weights
 
 def _multiscale_overrides(train_dir, val_dir, epochs: int = 2, samples: int = 32) -> list[str]:
     """A tiny MDSR x2/x3 run: 8x8 LR patches, batch 4, ``samples / 4`` steps an epoch."""
-    base = [o for o in tiny_overrides(train_dir, val_dir, epochs, samples) if not o.startswith("data.scale=")]
-    return [*base, "model/net=mdsr", "data.scale=[2,3]", "model.net.scales=[2,3]", "model.net.num_block=1"]
+    base = [
+        o
+        for o in tiny_overrides(train_dir, val_dir, epochs, samples)
+        if not o.startswith("data.scale=")
+    ]
+    return [
+        *base,
+        "model/net=mdsr",
+        "data.scale=[2,3]",
+        "model.net.scales=[2,3]",
+        "model.net.num_block=1",
+    ]
 
 
 class _IdDataset(MultiScalePatchDataset):
@@ -44,8 +54,12 @@ def _batches(loader) -> list[tuple[int, list[int]]]:
     return out
 
 
-def _loader(ds, batch_size: int, world: int = 1, rank: int = 0, seed: int = 11) -> ResumableDataLoader:
-    sampler = SeededScaleSampler(ds, (2, 3, 4), batch_size, num_replicas=world, rank=rank, seed=seed)
+def _loader(
+    ds, batch_size: int, world: int = 1, rank: int = 0, seed: int = 11
+) -> ResumableDataLoader:
+    sampler = SeededScaleSampler(
+        ds, (2, 3, 4), batch_size, num_replicas=world, rank=rank, seed=seed
+    )
     return ResumableDataLoader(ds, sampler=sampler, batch_size=batch_size, drop_last=True)
 
 
@@ -89,7 +103,9 @@ def test_two_ranks_see_every_slot_once_with_one_scale_per_batch_agreed_across_ra
             ranks.append(_batches(loader))
         ids = [i for r in ranks for _, b in r for i in b]
         assert sorted(ids) == [epoch * 48 + i for i in range(48)]  # every slot once, across ranks
-        assert [s for s, _ in ranks[0]] == [s for s, _ in ranks[1]]  # step b: one scale on every rank
+        assert [s for s, _ in ranks[0]] == [
+            s for s, _ in ranks[1]
+        ]  # step b: one scale on every rank
         assert {s for s, _ in ranks[0]} <= {2, 3, 4}
 
 
@@ -107,7 +123,9 @@ def test_datamodule_multiscale_loader_is_seeded_and_resumable(image_folder, monk
     hr = image_folder(sizes=((48, 60), (72, 48)))
 
     def epoch_of(state=None):
-        dm = SRDataModule([2, 3, 4], train_dir=str(hr), patch_size=6, batch_size=3, samples_per_epoch=18)
+        dm = SRDataModule(
+            [2, 3, 4], train_dir=str(hr), patch_size=6, batch_size=3, samples_per_epoch=18
+        )
         dm.setup("fit")
         loader = dm.train_dataloader()
         assert isinstance(loader.sampler, SeededScaleSampler) and len(loader) == 6
@@ -125,14 +143,22 @@ def test_datamodule_multiscale_loader_is_seeded_and_resumable(image_folder, monk
     # each rank's loader (rank from the trainer) yields its half, in batches of one scale
     ranks = []
     for rank in range(2):
-        dm = SRDataModule([2, 3, 4], train_dir=str(hr), patch_size=6, batch_size=3, samples_per_epoch=18)
+        dm = SRDataModule(
+            [2, 3, 4], train_dir=str(hr), patch_size=6, batch_size=3, samples_per_epoch=18
+        )
         dm.trainer = SimpleNamespace(world_size=2, global_rank=rank)
         dm.setup("fit")
         loader = dm.train_dataloader()
-        assert isinstance(loader.sampler, DistributedSampler) and loader.batch_size == 3 and len(loader) == 3
+        assert (
+            isinstance(loader.sampler, DistributedSampler)
+            and loader.batch_size == 3
+            and len(loader) == 3
+        )
         loader.sampler.set_epoch(0)
         ranks.append([(int(b["scale"][0]), b["hr"].shape[-1]) for b in loader])
-    assert [s for s, _ in ranks[0]] == [s for s, _ in ranks[1]] and all(w == 6 * s for s, w in ranks[0])
+    assert [s for s, _ in ranks[0]] == [s for s, _ in ranks[1]] and all(
+        w == 6 * s for s, w in ranks[0]
+    )
 
 
 @pytest.mark.slow  # two runs and a subprocess: ~30 s on a busy 2-core machine
@@ -141,7 +167,9 @@ def test_killed_multiscale_run_resumes_to_the_same_result(tmp_path, image_folder
     val_dir = image_folder("val", sizes=((36, 48),))
     # 2 epochs x 8 steps of random x2/x3 batches; a checkpoint every 5 steps; SIGKILL after step 11
     base = _multiscale_overrides(train_dir, val_dir, epochs=2) + [
-        "callbacks.step_checkpoint.every_n_train_steps=5", "callbacks=[default,ema]", "callbacks.ema.decay=0.9",
+        "callbacks.step_checkpoint.every_n_train_steps=5",
+        "callbacks=[default,ema]",
+        "callbacks.ema.decay=0.9",
     ]
     metrics, resumed, full_last, last = kill_and_resume(tmp_path, base)
     a, b = _weights(full_last), _weights(last)  # EMA weights

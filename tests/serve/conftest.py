@@ -13,10 +13,34 @@ from srlab.utils import build_from_spec
 
 SPECS = {
     "espcn": {"_target_": "srlab.archs.ESPCN", "scale": 3, "in_channels": 1, "num_feat": 16},
-    "srcnn": {"_target_": "srlab.archs.SRCNN", "scale": 2, "in_channels": 1, "channels": [16, 8], "padding": "valid"},
-    "edsr": {"_target_": "srlab.archs.EDSR", "scale": 2, "in_channels": 3, "num_feat": 16, "num_block": 2},
-    "lapsrn": {"_target_": "srlab.archs.LapSRN", "scale": 4, "in_channels": 1, "num_feat": 8, "depth": 2},
-    "mdsr": {"_target_": "srlab.archs.MDSR", "scale": 2, "scales": [2, 3], "num_feat": 8, "num_block": 1},
+    "srcnn": {
+        "_target_": "srlab.archs.SRCNN",
+        "scale": 2,
+        "in_channels": 1,
+        "channels": [16, 8],
+        "padding": "valid",
+    },
+    "edsr": {
+        "_target_": "srlab.archs.EDSR",
+        "scale": 2,
+        "in_channels": 3,
+        "num_feat": 16,
+        "num_block": 2,
+    },
+    "lapsrn": {
+        "_target_": "srlab.archs.LapSRN",
+        "scale": 4,
+        "in_channels": 1,
+        "num_feat": 8,
+        "num_layer": 2,
+    },
+    "mdsr": {
+        "_target_": "srlab.archs.MDSR",
+        "scale": 2,
+        "scales": [2, 3],
+        "num_feat": 8,
+        "num_block": 1,
+    },
 }
 
 

@@ -52,14 +52,19 @@ def test_export_cli_fails_cleanly_above_tolerance(ckpt, tmp_path, capsys, monkey
     assert e.value.code == 2 and "differs from PyTorch" in err and "Traceback" not in err
     assert not out.exists()
     with pytest.raises(SystemExit) as e:
-        export_cli.run(["--ckpt", str(tmp_path / "none.ckpt"), "--format", "onnx", "--out", str(out)])
+        export_cli.run(
+            ["--ckpt", str(tmp_path / "none.ckpt"), "--format", "onnx", "--out", str(out)]
+        )
     assert e.value.code == 2 and "checkpoint not found" in capsys.readouterr().err
 
 
 def test_eval_reports_plain_and_self_ensemble_rows():
     model = make_model("edsr")
     g = torch.Generator().manual_seed(0)
-    recs = [ImageRecord(name=f"im{i}", hr=(torch.rand(3, 24, 28, generator=g) * 255).to(torch.uint8)) for i in range(2)]
+    recs = [
+        ImageRecord(name=f"im{i}", hr=(torch.rand(3, 24, 28, generator=g) * 255).to(torch.uint8))
+        for i in range(2)
+    ]
     res = evaluate_sets(model, {"tiny": recs}, self_ensemble=True)
     r = res["sets"]["tiny"]
     assert set(r["ensemble"]) == {"psnr", "ssim"} and r["ensemble"]["psnr"] != r["model"]["psnr"]
@@ -75,7 +80,9 @@ def test_validation_uses_the_self_ensemble_when_configured(monkeypatch):
     model.self_ensemble_val = True
     calls = []
     orig = model.forward_x8
-    monkeypatch.setattr(model, "forward_x8", lambda lr, scale=None: calls.append(1) or orig(lr, scale))
+    monkeypatch.setattr(
+        model, "forward_x8", lambda lr, scale=None: calls.append(1) or orig(lr, scale)
+    )
     batch = {"lr": torch.rand(1, 3, 10, 12), "hr": torch.rand(1, 3, 20, 24)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -96,7 +103,13 @@ def test_srlab_eval_self_ensemble_from_config(ckpt, compose_cfg, image_folder, t
 
     folder = image_folder("set", sizes=((24, 28),))
     cfg = compose_cfg(
-        [f"ckpt_path={ckpt('edsr')}", f"test_sets.photos={folder}", "self_ensemble=true", "save_images=false", "device=cpu"],
+        [
+            f"ckpt_path={ckpt('edsr')}",
+            f"test_sets.photos={folder}",
+            "self_ensemble=true",
+            "save_images=false",
+            "device=cpu",
+        ],
         config_name="eval",
     )
     res = evaluate(cfg)

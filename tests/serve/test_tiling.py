@@ -9,16 +9,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from srlab.core.tiling import self_ensemble, tile_starts, tiled_forward
 from srlab.errors import SRLabError
-from srlab.inference import (
-    _LiveBytes,
-    auto_tile_size,
-    self_ensemble,
-    sr_forward,
-    tile_starts,
-    tiled_forward,
-    upscale,
-)
+from srlab.inference import _LiveBytes, auto_tile_size, sr_forward, upscale
 
 from .conftest import make_model
 
@@ -27,7 +20,9 @@ def _nearest(t):
     return F.interpolate(t, scale_factor=2, mode="nearest")
 
 
-@pytest.mark.parametrize("h,w,tile,overlap", [(37, 50, 16, 4), (33, 33, 12, 5), (20, 61, 19, 9), (9, 40, 10, 0)])
+@pytest.mark.parametrize(
+    "h,w,tile,overlap", [(37, 50, 16, 4), (33, 33, 12, 5), (20, 61, 19, 9), (9, 40, 10, 0)]
+)
 def test_blend_weights_sum_to_one_and_cover_everything(h, w, tile, overlap):
     # an exact per-pixel fn: any error in the windows, the normaliser or the crops shows up
     x = torch.rand(1, 3, h, w)
@@ -38,7 +33,9 @@ def test_blend_weights_sum_to_one_and_cover_everything(h, w, tile, overlap):
     assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:]))  # shared >= overlap
 
 
-@pytest.mark.parametrize("name,scale", [("edsr", 2), ("espcn", 3), ("srcnn", 2), ("lapsrn", 4), ("mdsr", 3)])
+@pytest.mark.parametrize(
+    "name,scale", [("edsr", 2), ("espcn", 3), ("srcnn", 2), ("lapsrn", 4), ("mdsr", 3)]
+)
 def test_tiled_equals_untiled_for_every_kind_of_network(name, scale):
     # RGB, Y + CbCr merge, pre-upsampled + border, multi-output, multi-scale (x3 of x2/x3)
     model = make_model(name)
@@ -141,7 +138,9 @@ def test_upscale_cli_tiles_resumes_and_keeps_16_bit(ckpt, tmp_path, capsys):
     rgb16 = (np.random.default_rng(2).uniform(0, 65535, (18, 22, 3))).astype(np.uint16)
     tifffile.imwrite(src / "t16.tif", rgb16, photometric="rgb")
     out = tmp_path / "out"
-    written = run([str(src), "--ckpt", str(path), "--out", str(out), "--tile", "16", "--overlap", "4"])
+    written = run(
+        [str(src), "--ckpt", str(path), "--out", str(out), "--tile", "16", "--overlap", "4"]
+    )
     assert sorted(p.name for p in written) == ["a.png", "g16.png", "t16.tif"]
     with Image.open(out / "g16.png") as im:
         assert im.mode.startswith("I") and im.size == (48, 40)

@@ -23,12 +23,14 @@ declares, in addition:
   default ``self.scale``. A scale outside ``scales`` raises the ``ValueError`` of
   :func:`check_scale` (use :meth:`SRNet.resolve_scale`).
 
-The framework detects such a network with :func:`is_multi_scale` (it has a ``scales``
-attribute), and only then passes ``scale=`` to ``forward``; single-scale networks keep
-``forward(x)``. The data module samples one scale per training batch (``batch["scale"]``), the
-LightningModule feeds the network, makes the bicubic baseline and computes metrics at that
-scale, and evaluation/inference report or run every scale of ``scales`` from one checkpoint.
-Pre-upsampling multi-scale networks get the input bicubic-upsampled by the batch's scale.
+The framework reads these declarations in one place, the input rules
+(:class:`srlab.core.rules.InputRules`; :func:`srlab.core.contract.is_multi_scale` detects a
+network with a ``scales`` attribute), and only then passes ``scale=`` to ``forward``;
+single-scale networks keep ``forward(x)``. The data module samples one scale per training batch
+(``batch["scale"]``), the LightningModule feeds the network, makes the bicubic baseline and
+computes metrics at that scale, and evaluation/inference report or run every scale of
+``scales`` from one checkpoint. Pre-upsampling multi-scale networks get the input
+bicubic-upsampled by the batch's scale.
 
 A multi-scale network is built from a config with ``scale: ${data.scale}``: when the data set
 lists several scales (``data.scale: [2, 3, 4]``) the network's ``scale`` argument is that list;
@@ -44,11 +46,15 @@ from collections.abc import Sequence
 
 from torch import nn
 
-__all__ = ["SRNet", "check_scale", "is_multi_scale", "net_scales", "split_scales"]
+__all__ = ["SRNet", "check_scale", "split_scales"]
 
 
-def check_scale(name: str, scale: int, supported: tuple[int, ...] | None) -> int:
-    """Return ``scale`` as an int, or raise a ``ValueError`` naming the supported scales."""
+def check_scale(name: str, scale: object, supported: tuple[int, ...] | None) -> int:
+    """Return ``scale`` (as a config gives it) as an int.
+
+    Raises:
+        ValueError: ``scale`` is not a positive integer, or not one of ``supported``.
+    """
     if isinstance(scale, bool) or not isinstance(scale, (int, float)):
         if isinstance(scale, Sequence) and not isinstance(scale, str):
             raise ValueError(
@@ -67,8 +73,8 @@ def check_scale(name: str, scale: int, supported: tuple[int, ...] | None) -> int
 
 def split_scales(
     name: str,
-    scale: int | Sequence[int],
-    scales: Sequence[int] | None,
+    scale: object,
+    scales: Sequence[object] | None,
     supported: tuple[int, ...] | None,
 ) -> tuple[int, tuple[int, ...]]:
     """``(default scale, all scales)`` of a multi-scale network from its ``scale``/``scales``.
@@ -77,11 +83,15 @@ def split_scales(
     config); ``scales`` defaults to that list (or to ``(scale,)``). The default scale is
     ``scale`` itself, or the first listed one. Every scale is checked against ``supported``
     and the default must be one of ``scales``.
+
+    Raises:
+        ValueError: an empty list, a bad scale, or a default scale outside ``scales``.
     """
-    asked = list(scale) if isinstance(scale, Sequence) and not isinstance(scale, str) else [scale]
-    if not asked:
+    listed = isinstance(scale, Sequence) and not isinstance(scale, str)
+    given: list[object] = list(scale) if isinstance(scale, Sequence) and listed else [scale]
+    if not given:
         raise ValueError(f"{name}: empty list of scales")
-    asked = [check_scale(name, s, supported) for s in asked]
+    asked = [check_scale(name, s, supported) for s in given]
     all_scales = [check_scale(name, s, supported) for s in scales] if scales else list(asked)
     if not all_scales:
         raise ValueError(f"{name}: empty list of scales")
@@ -92,17 +102,6 @@ def split_scales(
             f"cannot serve {', '.join(f'x{s}' for s in missing)}"
         )
     return asked[0], tuple(dict.fromkeys(all_scales))
-
-
-def is_multi_scale(net: nn.Module) -> bool:
-    """True for a network that follows the multi-scale contract (declares ``scales``)."""
-    return getattr(net, "scales", None) is not None
-
-
-def net_scales(net: nn.Module) -> tuple[int, ...]:
-    """Every scale ``net`` serves: its ``scales``, or ``(net.scale,)``."""
-    scales = getattr(net, "scales", None)
-    return tuple(int(s) for s in scales) if scales is not None else (int(net.scale),)
 
 
 class SRNet(nn.Module):

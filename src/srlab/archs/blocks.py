@@ -17,7 +17,14 @@ from torch import Tensor, nn
 
 from .base import SRNet
 
-__all__ = ["DIV2K_RGB_MEAN", "MeanShift", "Upsampler", "ResidualBlockNoBN", "default_conv", "MeanShiftedResNet"]
+__all__ = [
+    "DIV2K_RGB_MEAN",
+    "MeanShift",
+    "Upsampler",
+    "ResidualBlockNoBN",
+    "default_conv",
+    "MeanShiftedResNet",
+]
 
 #: Mean of the DIV2K training images per RGB channel, on a [0, 1] scale (EDSR's value).
 DIV2K_RGB_MEAN: tuple[float, float, float] = (0.4488, 0.4371, 0.4040)
@@ -56,7 +63,9 @@ class MeanShift(nn.Module):
         if mean is None:
             mean = DIV2K_RGB_MEAN if channels == 3 else (sum(DIV2K_RGB_MEAN) / 3,) * channels
         if len(mean) != channels:
-            raise ValueError(f"MeanShift: {channels} channels need {channels} means, got {len(mean)}")
+            raise ValueError(
+                f"MeanShift: {channels} channels need {channels} means, got {len(mean)}"
+            )
         self.sign = sign
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
 
@@ -104,8 +113,12 @@ class Upsampler(nn.Sequential):
         for r in stages:
             layers.append(
                 nn.Conv2d(
-                    num_feat, r * r * num_feat, kernel_size, padding=kernel_size // 2,
-                    bias=bias, groups=groups,
+                    num_feat,
+                    r * r * num_feat,
+                    kernel_size,
+                    padding=kernel_size // 2,
+                    bias=bias,
+                    groups=groups,
                 )
             )
             layers.append(nn.PixelShuffle(r))
@@ -155,7 +168,9 @@ class MeanShiftedResNet(SRNet):
     state dicts.
     """
 
-    def build(self, num_feat: int, blocks: Sequence[nn.Module], rgb_mean: Sequence[float] | None) -> None:
+    def build(
+        self, num_feat: int, blocks: Sequence[nn.Module], rgb_mean: Sequence[float] | None
+    ) -> None:
         c = self.in_channels
         self.sub_mean = MeanShift(rgb_mean, sign=-1, channels=c)
         self.add_mean = MeanShift(rgb_mean, sign=1, channels=c)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..core.imresize import bicubic_upscale
 from .base import SRNet
-from .enhancenet import bicubic_upsample
 
 __all__ = ["BTSRN", "PConvBlock"]
 
 
 class PConvBlock(nn.Module):
     """Two-layer PConv residual block, pre-activated, no batch norm:
-    ``x + Conv3x3(LReLU(Conv1x1(LReLU(x))))``, the 1x1 projecting F -> ``proj_feat`` and the
+    ``x + Conv3x3(LReLU(Conv1x1(LReLU(x))))``, the 1x1 projecting F -> ``num_proj_ch`` and the
     3x3 mapping back to F (the authors' ``conv()`` in ``model_resnet_up.py``:
     ``{name}_proj`` then ``{name}_filt``, ``util.lrelu`` with leak 0.2 before each).
 
@@ -25,13 +26,15 @@ class PConvBlock(nn.Module):
         ``(B, F, H, W) -> (B, F, H, W)``.
     """
 
-    def __init__(self, num_feat: int = 128, proj_feat: int = 64, negative_slope: float = 0.2) -> None:
+    def __init__(
+        self, num_feat: int = 128, num_proj_ch: int = 64, negative_slope: float = 0.2
+    ) -> None:
         super().__init__()
         self.body = nn.Sequential(
             nn.LeakyReLU(negative_slope),
-            nn.Conv2d(num_feat, proj_feat, 1),
+            nn.Conv2d(num_feat, num_proj_ch, 1),
             nn.LeakyReLU(negative_slope, inplace=True),
-            nn.Conv2d(proj_feat, num_feat, 3, padding=1),
+            nn.Conv2d(num_proj_ch, num_feat, 3, padding=1),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -41,7 +44,8 @@ class PConvBlock(nn.Module):
 class _NNDeconvUp(nn.Module):
     """Upsampling by ``factor``: nearest-neighbour upsampling of the features plus a
     ``factor x factor`` stride-``factor`` transposed conv of their LReLU (the authors'
-    ``resize_nearest_neighbor(x) + conv2d_transpose(lrelu(x), F, scale, strides=scale)``)."""
+    ``resize_nearest_neighbor(x) + conv2d_transpose(lrelu(x), F, scale, strides=scale)``).
+    """
 
     def __init__(self, num_feat: int, factor: int, negative_slope: float) -> None:
         super().__init__()
@@ -67,7 +71,7 @@ class BTSRN(SRNet):
     - HR stage: 4 PConv blocks (``hr_conv0..3``), then LReLU -> Conv1x1(F->C) (``out``).
     - Output = that residual + the bicubic upscale of the LR image (``data_residual``:
       ``residual = True``, ``hr_image += resize_func(lr_image)``); here MATLAB bicubic
-      (:func:`srlab.archs.enhancenet.bicubic_upsample`), the authors used
+      (:func:`srlab.core.imresize.bicubic_upscale`), the authors used
       ``scipy.misc.imresize(..., 'bicubic')`` on uint8.
     - LeakyReLU slope 0.2 (``util.lrelu``), no batch norm, F = 128, projection 64.
 
@@ -83,7 +87,7 @@ class BTSRN(SRNet):
     widths (nor by any width pair of this structure with a natural value: F=64 with a 64-wide
     projection gives 427,779 at x2; the ten blocks alone are 410,880 at 64/64 and 411,200 at
     128/32); the paper text was not available to check where it comes from. Build the narrow
-    variant with ``num_feat=64, proj_feat=64``.
+    variant with ``num_feat=64, num_proj_ch=64``.
 
     Module <-> TF variable: ``head`` = ``in``; ``lr_stage.i`` = ``lr_conv{i}``;
     ``upsamplers.j.deconv`` = ``up`` (x2/x3) or ``up1``/``up2`` (x4); ``mid_blocks.0`` =
@@ -94,33 +98,44 @@ class BTSRN(SRNet):
         scale: upscaling factor (x2, x3, x4; one model per scale).
         in_channels: 3 (RGB, NTIRE 2017) or 1.
         num_feat: F (128).
-        proj_feat: width of the 1x1 projection in each block (64).
-        num_lr_blocks: blocks of the LR stage (6).
-        num_hr_blocks: blocks of the HR stage (4).
+        num_proj_ch: width of the 1x1 projection in each block (64).
+        num_lr_block: blocks of the LR stage (6).
+        num_hr_block: blocks of the HR stage (4).
         negative_slope: of the LeakyReLUs (0.2).
 
     Shape:
         ``(B, C, H, W) -> (B, C, sH, sW)``.
     """
 
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {
+        "proj_feat": "num_proj_ch",
+        "num_lr_blocks": "num_lr_block",
+        "num_hr_blocks": "num_hr_block",
+    }
+
     def __init__(
         self,
         scale: int = 4,
         in_channels: int = 3,
         num_feat: int = 128,
-        proj_feat: int = 64,
-        num_lr_blocks: int = 6,
-        num_hr_blocks: int = 4,
+        num_proj_ch: int = 64,
+        num_lr_block: int = 6,
+        num_hr_block: int = 4,
         negative_slope: float = 0.2,
     ) -> None:
         super().__init__(scale, in_channels)
         s = self.scale
         factors = [2] * int(math.log2(s)) if s > 2 and s & (s - 1) == 0 else [s]
         self.head = nn.Conv2d(in_channels, num_feat, 1)
-        self.lr_stage = nn.Sequential(*[PConvBlock(num_feat, proj_feat, negative_slope) for _ in range(num_lr_blocks)])
+
+        def block() -> PConvBlock:
+            return PConvBlock(num_feat, num_proj_ch, negative_slope)
+
+        self.lr_stage = nn.Sequential(*[block() for _ in range(num_lr_block)])
         self.upsamplers = nn.ModuleList([_NNDeconvUp(num_feat, f, negative_slope) for f in factors])
-        self.mid_blocks = nn.ModuleList([PConvBlock(num_feat, proj_feat, negative_slope) for _ in factors[1:]])
-        self.hr_stage = nn.Sequential(*[PConvBlock(num_feat, proj_feat, negative_slope) for _ in range(num_hr_blocks)])
+        self.mid_blocks = nn.ModuleList([block() for _ in factors[1:]])
+        self.hr_stage = nn.Sequential(*[block() for _ in range(num_hr_block)])
         self.tail = nn.Sequential(nn.LeakyReLU(negative_slope), nn.Conv2d(num_feat, in_channels, 1))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -129,4 +144,4 @@ class BTSRN(SRNet):
             if i:
                 feat = self.mid_blocks[i - 1](feat)
             feat = up(feat)
-        return self.tail(self.hr_stage(feat)) + bicubic_upsample(x, self.scale)
+        return self.tail(self.hr_stage(feat)) + bicubic_upscale(x, self.scale)

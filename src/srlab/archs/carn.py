@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -57,12 +58,16 @@ class CascadingBlock(nn.Module):
     every unit output so far are concatenated and fused by Conv1x1 + ReLU ((i+2)F -> F); the
     last fusion is the block output.
 
-    With ``shared=True`` (CARN-M) one unit is applied ``num_units`` times (recursive, weights
+    With ``shared=True`` (CARN-M) one unit is applied ``num_unit`` times (recursive, weights
     shared); the 1x1 fusions stay distinct. :meth:`unit` returns the module used at step ``i``.
     """
 
     def __init__(
-        self, num_feat: int, num_units: int = 3, efficient: bool = False, groups: int = 1,
+        self,
+        num_feat: int,
+        num_unit: int = 3,
+        efficient: bool = False,
+        groups: int = 1,
         shared: bool = False,
     ) -> None:
         super().__init__()
@@ -70,10 +75,10 @@ class CascadingBlock(nn.Module):
         def make() -> nn.Module:
             return EfficientResidualUnit(num_feat, groups) if efficient else ResidualUnit(num_feat)
 
-        self.num_units = num_units
+        self.num_unit = num_unit
         self.shared = shared
-        self.units = nn.ModuleList([make()] if shared else [make() for _ in range(num_units)])
-        self.fusions = nn.ModuleList([_fuse((i + 2) * num_feat, num_feat) for i in range(num_units)])
+        self.units = nn.ModuleList([make()] if shared else [make() for _ in range(num_unit)])
+        self.fusions = nn.ModuleList([_fuse((i + 2) * num_feat, num_feat) for i in range(num_unit)])
 
     def unit(self, i: int) -> nn.Module:
         """The residual unit applied at step ``i`` (the same module at every step if shared)."""
@@ -81,7 +86,7 @@ class CascadingBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         cascade, out = [x], x
-        for i in range(self.num_units):
+        for i in range(self.num_unit):
             cascade.append(self.unit(i)(out))
             out = self.fusions[i](torch.cat(cascade, dim=1))
         return out
@@ -90,7 +95,7 @@ class CascadingBlock(nn.Module):
 class CARN(SRNet):
     """CARN: one network for x2, x3 and x4 (multi-scale contract of :mod:`srlab.archs.base`).
 
-    Mean shift (DIV2K mean, images in [0, 1]), entry Conv3x3(C->F), ``num_blocks`` cascading
+    Mean shift (DIV2K mean, images in [0, 1]), entry Conv3x3(C->F), ``num_block`` cascading
     blocks joined by global cascading (concatenate the entry features and every block output so
     far, fuse with Conv1x1 + ReLU), a per-scale sub-pixel upsampler **with a ReLU after each
     convolution** (unlike EDSR), exit Conv3x3(F->C), mean added back. No skip from input to
@@ -104,8 +109,8 @@ class CARN(SRNet):
         scale: default scale, or the list of scales (``data.scale``).
         in_channels: 3 (RGB, the paper) or 1.
         num_feat: F (64).
-        num_blocks: cascading blocks (3).
-        num_units: residual units per cascading block (3).
+        num_block: cascading blocks (3).
+        num_unit: residual units per cascading block (3).
         scales: scales with their own upsampler (2, 3, 4).
         rgb_mean: per-channel mean subtracted at the input (``None``: DIV2K).
 
@@ -114,6 +119,8 @@ class CARN(SRNet):
     """
 
     supported_scales = (2, 3, 4)
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {"num_blocks": "num_block", "num_units": "num_unit"}
     _efficient = False
     _shared = False
 
@@ -122,8 +129,8 @@ class CARN(SRNet):
         scale: int | Sequence[int] = 2,
         in_channels: int = 3,
         num_feat: int = 64,
-        num_blocks: int = 3,
-        num_units: int = 3,
+        num_block: int = 3,
+        num_unit: int = 3,
         scales: Sequence[int] = (2, 3, 4),
         rgb_mean: Sequence[float] | None = None,
         groups: int = 1,
@@ -134,11 +141,13 @@ class CARN(SRNet):
         self.entry = nn.Conv2d(in_channels, num_feat, 3, padding=1)
         self.blocks = nn.ModuleList(
             [
-                CascadingBlock(num_feat, num_units, self._efficient, groups, self._shared)
-                for _ in range(num_blocks)
+                CascadingBlock(num_feat, num_unit, self._efficient, groups, self._shared)
+                for _ in range(num_block)
             ]
         )
-        self.fusions = nn.ModuleList([_fuse((i + 2) * num_feat, num_feat) for i in range(num_blocks)])
+        self.fusions = nn.ModuleList(
+            [_fuse((i + 2) * num_feat, num_feat) for i in range(num_block)]
+        )
         self.upsample = nn.ModuleDict(
             {f"x{s}": Upsampler(s, num_feat, groups=groups, act=nn.ReLU) for s in self.scales}
         )
@@ -176,10 +185,12 @@ class CARNM(CARN):
         scale: int | Sequence[int] = 2,
         in_channels: int = 3,
         num_feat: int = 64,
-        num_blocks: int = 3,
-        num_units: int = 3,
+        num_block: int = 3,
+        num_unit: int = 3,
         scales: Sequence[int] = (2, 3, 4),
         rgb_mean: Sequence[float] | None = None,
         groups: int = 4,
     ) -> None:
-        super().__init__(scale, in_channels, num_feat, num_blocks, num_units, scales, rgb_mean, groups)
+        super().__init__(
+            scale, in_channels, num_feat, num_block, num_unit, scales, rgb_mean, groups
+        )

@@ -8,9 +8,11 @@ stably, and the relativistic loss of ESRGAN needs the logits anyway.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import Tensor, nn
 
-__all__ = ["SRGANDiscriminator", "VGGDiscriminator", "check_disc_input"]
+__all__ = ["Discriminator", "SRGANDiscriminator", "VGGDiscriminator", "check_disc_input"]
 
 
 def check_disc_input(name: str, x: Tensor, in_channels: int, input_size: int) -> None:
@@ -33,7 +35,30 @@ def _check_size(name: str, input_size: int, factor: int) -> int:
     return int(input_size)
 
 
-class SRGANDiscriminator(nn.Module):
+class Discriminator(nn.Module):
+    """Base class of the GAN discriminators: what the framework reads from one.
+
+    - ``input_size``: side of the square HR patches it takes (its dense head fixes it);
+      ``srlab-train`` fills ``input_size: null`` in a config with the HR patch size of the data.
+    - ``in_channels``: channels of those patches (3 for RGB).
+
+    ``forward(x)`` returns one logit per image, shape ``(B, 1)``. Subclassing it is what makes a
+    class a discriminator that configs and checkpoints may name
+    (:func:`srlab.utils.network_classes`); like :class:`~srlab.archs.base.SRNet` it adds no
+    behaviour.
+
+    Args:
+        input_size: side of the square input patches.
+        in_channels: channels of the input patches.
+    """
+
+    def __init__(self, input_size: int, in_channels: int) -> None:
+        super().__init__()
+        self.input_size = int(input_size)
+        self.in_channels = int(in_channels)
+
+
+class SRGANDiscriminator(Discriminator):
     """SRGAN's discriminator (Ledig et al. 2017).
 
     Eight Conv3x3 + LeakyReLU(0.2) layers with ``n, n, 2n, 2n, 4n, 4n, 8n, 8n`` channels
@@ -47,17 +72,27 @@ class SRGANDiscriminator(nn.Module):
         input_size: side of the square HR patches (96 in the paper); a multiple of 16.
         in_channels: 3 (RGB).
         num_feat: channels of the first layers (64).
-        num_dense: width of the hidden dense layer (1024).
+        num_dense_ch: width of the hidden dense layer (1024).
 
     Shape:
         ``(B, C, input_size, input_size) -> (B, 1)`` logits.
     """
 
-    def __init__(self, input_size: int = 96, in_channels: int = 3, num_feat: int = 64, num_dense: int = 1024) -> None:
-        super().__init__()
-        self.input_size = _check_size(type(self).__name__, input_size, 16)
-        self.in_channels = in_channels
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, num_feat, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {"num_dense": "num_dense_ch"}
+
+    def __init__(
+        self,
+        input_size: int = 96,
+        in_channels: int = 3,
+        num_feat: int = 64,
+        num_dense_ch: int = 1024,
+    ) -> None:
+        super().__init__(_check_size(type(self).__name__, input_size, 16), in_channels)
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, num_feat, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
         cin = num_feat
         for i in range(1, 8):
             cout = num_feat * 2 ** (i // 2)
@@ -72,9 +107,9 @@ class SRGANDiscriminator(nn.Module):
         side = self.input_size // 16
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(cin * side * side, num_dense),
+            nn.Linear(cin * side * side, num_dense_ch),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Linear(num_dense, 1),
+            nn.Linear(num_dense_ch, 1),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -82,7 +117,7 @@ class SRGANDiscriminator(nn.Module):
         return self.classifier(self.features(x))
 
 
-class VGGDiscriminator(nn.Module):
+class VGGDiscriminator(Discriminator):
     """ESRGAN's discriminator ("VGG128" in its code).
 
     conv0_0: Conv3x3(C->n) with bias + LeakyReLU(0.2); conv0_1: Conv4x4 stride 2; then four
@@ -96,21 +131,35 @@ class VGGDiscriminator(nn.Module):
         input_size: side of the square HR patches (128 in the paper); a multiple of 32.
         in_channels: 3 (RGB).
         num_feat: channels of the first layers (64).
-        num_dense: width of the hidden dense layer (100).
+        num_dense_ch: width of the hidden dense layer (100).
 
     Shape:
         ``(B, C, input_size, input_size) -> (B, 1)`` logits.
     """
 
-    def __init__(self, input_size: int = 128, in_channels: int = 3, num_feat: int = 64, num_dense: int = 100) -> None:
-        super().__init__()
-        self.input_size = _check_size(type(self).__name__, input_size, 32)
-        self.in_channels = in_channels
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {"num_dense": "num_dense_ch"}
+
+    def __init__(
+        self,
+        input_size: int = 128,
+        in_channels: int = 3,
+        num_feat: int = 64,
+        num_dense_ch: int = 100,
+    ) -> None:
+        super().__init__(_check_size(type(self).__name__, input_size, 32), in_channels)
 
         def conv_bn(cin: int, cout: int, k: int, s: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, k, stride=s, padding=1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]
+            return [
+                nn.Conv2d(cin, cout, k, stride=s, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
 
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, num_feat, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, num_feat, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
         layers += conv_bn(num_feat, num_feat, 4, 2)
         cin = num_feat
         for mult in (2, 4, 8, 8):
@@ -121,9 +170,9 @@ class VGGDiscriminator(nn.Module):
         side = self.input_size // 32
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(cin * side * side, num_dense),
+            nn.Linear(cin * side * side, num_dense_ch),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Linear(num_dense, 1),
+            nn.Linear(num_dense_ch, 1),
         )
 
     def forward(self, x: Tensor) -> Tensor:

@@ -1,7 +1,10 @@
 """DRCN (Kim, Lee, Lee, CVPR 2016): deeply-recursive convolutional network with recursive
-supervision (pre-upsampling)."""
+supervision (pre-upsampling).
+"""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -39,19 +42,23 @@ class DRCN(SRNet):
         scale: upscaling factor (only recorded: the input is already upsampled).
         in_channels: 1 (Y, the paper) or 3.
         num_feat: F (256).
-        num_recursions: D (16).
+        num_recursion: D (16).
 
     Shape:
         ``(B, C, sH, sW) -> list of D + 1 tensors (B, C, sH, sW)``.
     """
 
     pre_upsample = True
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {"num_recursions": "num_recursion"}
 
-    def __init__(self, scale: int = 3, in_channels: int = 1, num_feat: int = 256, num_recursions: int = 16) -> None:
+    def __init__(
+        self, scale: int = 3, in_channels: int = 1, num_feat: int = 256, num_recursion: int = 16
+    ) -> None:
         super().__init__(scale, in_channels)
-        if num_recursions < 1:
-            raise ValueError(f"DRCN: num_recursions must be >= 1, got {num_recursions}")
-        self.num_recursions = num_recursions
+        if num_recursion < 1:
+            raise ValueError(f"DRCN: num_recursion must be >= 1, got {num_recursion}")
+        self.num_recursion = num_recursion
         self.embed = nn.Sequential(
             nn.Conv2d(in_channels, num_feat, 3, padding=1),
             nn.ReLU(inplace=True),
@@ -64,12 +71,12 @@ class DRCN(SRNet):
             nn.ReLU(inplace=True),
             nn.Conv2d(num_feat, in_channels, 3, padding=1),
         )
-        self.ensemble_weights = nn.Parameter(torch.full((num_recursions,), 1.0 / num_recursions))
+        self.ensemble_weights = nn.Parameter(torch.full((num_recursion,), 1.0 / num_recursion))
 
     def forward(self, x: Tensor) -> list[Tensor]:
         h = self.embed(x)
         preds = []
-        for _ in range(self.num_recursions):
+        for _ in range(self.num_recursion):
             h = torch.relu(self.recursive_conv(h))
             preds.append(x + self.reconstruct(h))
         ensemble = sum(w * y for w, y in zip(self.ensemble_weights, preds))

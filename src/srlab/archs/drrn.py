@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from torch import Tensor, nn
 
@@ -29,14 +30,14 @@ class RecursiveBlock(nn.Module):
         ``(B, C_in, H, W) -> (B, F, H, W)``.
     """
 
-    def __init__(self, in_channels: int, num_feat: int, num_units: int) -> None:
+    def __init__(self, in_channels: int, num_feat: int, num_unit: int) -> None:
         super().__init__()
         self.pre_in = _preact(in_channels)
         self.conv_in = nn.Conv2d(in_channels, num_feat, 3, padding=1)
         self.conv1 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
         self.conv2 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
-        self.pre1 = nn.ModuleList([_preact(num_feat) for _ in range(num_units)])
-        self.pre2 = nn.ModuleList([_preact(num_feat) for _ in range(num_units)])
+        self.pre1 = nn.ModuleList([_preact(num_feat) for _ in range(num_unit)])
+        self.pre2 = nn.ModuleList([_preact(num_feat) for _ in range(num_unit)])
 
     def forward(self, x: Tensor) -> Tensor:
         h0 = self.conv_in(self.pre_in(x))
@@ -66,8 +67,8 @@ class DRRN(SRNet):
         scale: default scale, or the list of scales (``data.scale``).
         in_channels: 1 (Y, the paper) or 3.
         num_feat: F (128).
-        num_blocks: B (1).
-        num_units: U, residual units per block (25).
+        num_block: B (1).
+        num_unit: U, residual units per block (25).
         scales: scales the model serves (``None``: those of ``scale``).
 
     Shape:
@@ -76,21 +77,28 @@ class DRRN(SRNet):
 
     pre_upsample = True
     scale_agnostic = True
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {"num_blocks": "num_block", "num_units": "num_unit"}
 
     def __init__(
         self,
         scale: int | Sequence[int] = 3,
         in_channels: int = 1,
         num_feat: int = 128,
-        num_blocks: int = 1,
-        num_units: int = 25,
+        num_block: int = 1,
+        num_unit: int = 25,
         scales: Sequence[int] | None = None,
     ) -> None:
         super().__init__(scale, in_channels, scales=scales)
-        if num_blocks < 1 or num_units < 1:
-            raise ValueError(f"DRRN: num_blocks and num_units must be >= 1, got B{num_blocks}U{num_units}")
+        if num_block < 1 or num_unit < 1:
+            raise ValueError(
+                f"DRRN: num_block and num_unit must be >= 1, got B{num_block}U{num_unit}"
+            )
         self.blocks = nn.Sequential(
-            *[RecursiveBlock(in_channels if b == 0 else num_feat, num_feat, num_units) for b in range(num_blocks)]
+            *[
+                RecursiveBlock(in_channels if b == 0 else num_feat, num_feat, num_unit)
+                for b in range(num_block)
+            ]
         )
         self.tail = nn.Sequential(_preact(num_feat), nn.Conv2d(num_feat, in_channels, 3, padding=1))
         for m in self.modules():

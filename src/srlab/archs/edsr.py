@@ -51,7 +51,11 @@ class EDSR(MeanShiftedResNet):
         rgb_mean: Sequence[float] | None = None,
     ) -> None:
         super().__init__(scale, in_channels)
-        self.build(num_feat, [ResidualBlockNoBN(num_feat, 3, res_scale) for _ in range(num_block)], rgb_mean)
+        self.build(
+            num_feat,
+            [ResidualBlockNoBN(num_feat, 3, res_scale) for _ in range(num_block)],
+            rgb_mean,
+        )
 
 
 class MDSR(SRNet):
@@ -98,7 +102,9 @@ class MDSR(SRNet):
         self.head = default_conv(in_channels, num_feat, 3)
         self.pre_process = nn.ModuleDict(
             {
-                f"x{s}": nn.Sequential(ResidualBlockNoBN(num_feat, 5), ResidualBlockNoBN(num_feat, 5))
+                f"x{s}": nn.Sequential(
+                    ResidualBlockNoBN(num_feat, 5), ResidualBlockNoBN(num_feat, 5)
+                )
                 for s in self.scales
             }
         )

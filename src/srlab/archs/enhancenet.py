@@ -1,5 +1,7 @@
-"""EnhanceNet (Sajjadi, Schölkopf, Hirsch, ICCV 2017): residual generator that adds its output to
-the bicubic-upscaled input."""
+"""EnhanceNet (Sajjadi, Schölkopf, Hirsch, ICCV 2017).
+
+A residual generator that adds its output to the bicubic-upscaled input.
+"""
 
 from __future__ import annotations
 
@@ -9,61 +11,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..core.imresize import bicubic_upscale
 from .base import SRNet
 
-__all__ = ["EnhanceNet", "bicubic_upsample"]
+__all__ = ["EnhanceNet"]
 
 #: The RGB means EnhanceNet's released code subtracts, on a [0, 1] scale.
 ENHANCENET_RGB_MEAN: tuple[float, float, float] = (0.47614917, 0.45001204, 0.40904046)
-
-
-def _cubic(x: Tensor) -> Tensor:
-    """Keys' cubic kernel with a = -0.5 (MATLAB ``imresize``; PyTorch's bicubic uses a = -0.75)."""
-    ax = x.abs()
-    ax2, ax3 = ax * ax, ax * ax * ax
-    return (1.5 * ax3 - 2.5 * ax2 + 1) * (ax <= 1) + (-0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2))
-
-
-def _upsample_dim(x: Tensor, scale: int, dim: int) -> Tensor:
-    n = x.shape[dim]
-    # output pixel i sits at input coordinate (i + 0.5) / s - 0.5 = k + d_p with i = s k + p
-    phases = (torch.arange(scale, dtype=torch.float64) + 0.5) / scale - 0.5
-    taps = torch.arange(-2, 3, dtype=torch.float64)
-    w = _cubic(phases[:, None] - taps[None, :])
-    w = (w / w.sum(1, keepdim=True)).to(x.dtype).to(x.device)  # MATLAB normalises the weights
-    # MATLAB pads by mirroring with the edge repeated ("symmetric"); clamp for 1-pixel images
-    idx = torch.arange(-2, n + 2)
-    idx = torch.where(idx < 0, -idx - 1, idx)
-    idx = torch.where(idx >= n, 2 * n - 1 - idx, idx).clamp(0, n - 1).to(x.device)
-    xp = x.index_select(dim, idx)
-    outs = [
-        sum(w[p, j] * xp.narrow(dim, j, n) for j in range(5))  # type: ignore[misc]
-        for p in range(scale)
-    ]
-    # interleave the phases: output index s k + p
-    out = torch.stack(outs, dim=dim + 1)
-    shape = list(x.shape)
-    shape[dim] = n * scale
-    return out.reshape(shape)
-
-
-def bicubic_upsample(x: Tensor, scale: int) -> Tensor:
-    """MATLAB ``imresize(x, scale)`` bicubic for an integer upscaling factor, torch only.
-
-    Same result as :func:`srlab.imresize` for upscaling (Keys a = -0.5, half-pixel centres,
-    symmetric border), written here because networks import only torch.
-    ``torch.nn.functional.interpolate(mode="bicubic")`` differs (a = -0.75, replicated border).
-
-    Shape:
-        ``(B, C, H, W) -> (B, C, sH, sW)``.
-    """
-    if int(scale) != scale or scale < 1:
-        raise ValueError(f"bicubic_upsample: scale must be a positive integer, got {scale!r}")
-    if x.ndim != 4:
-        raise ValueError(f"bicubic_upsample: expected (B, C, H, W), got shape {tuple(x.shape)}")
-    if scale == 1:
-        return x
-    return _upsample_dim(_upsample_dim(x, int(scale), 2), int(scale), 3)
 
 
 class EnhanceNet(SRNet):
@@ -73,8 +27,9 @@ class EnhanceNet(SRNet):
     (0.476, 0.450, 0.409); Conv(C->64)+ReLU; ``num_block`` residual blocks (Conv-ReLU-Conv +
     identity, no global skip); ``log2(scale)`` x [nearest x2, Conv, ReLU]; Conv+ReLU; Conv(64->C);
     plus the bicubic-upscaled input. The network takes the LR image (``pre_upsample = False``)
-    and computes the bicubic image itself with :func:`bicubic_upsample` (MATLAB-exact bicubic,
-    so the residual is relative to the same baseline the framework reports).
+    and computes the bicubic image itself with :func:`srlab.core.imresize.bicubic_upscale`
+    (MATLAB-exact bicubic, so the residual is relative to the same baseline the framework
+    reports).
 
     The loss decides the variant: ENet-E (MSE), -P (perceptual), -A (adversarial), -T (texture);
     ENet-PAT combines the last three.
@@ -117,13 +72,19 @@ class EnhanceNet(SRNet):
         )
         up: list[nn.Module] = []
         for _ in range(int(math.log2(self.scale))):
-            up += [nn.Upsample(scale_factor=2, mode="nearest"), conv(num_feat, num_feat), nn.ReLU(inplace=True)]
+            up += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                conv(num_feat, num_feat),
+                nn.ReLU(inplace=True),
+            ]
         self.upsample = nn.Sequential(*up)
-        self.tail = nn.Sequential(conv(num_feat, num_feat), nn.ReLU(inplace=True), conv(num_feat, in_channels))
+        self.tail = nn.Sequential(
+            conv(num_feat, num_feat), nn.ReLU(inplace=True), conv(num_feat, in_channels)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         feat = self.head(x - self.mean.to(x.dtype))
         for block in self.body:
             feat = feat + block(feat)
         # bicubic(x - mean) + mean == bicubic(x): the weights sum to one
-        return self.tail(self.upsample(feat)) + bicubic_upsample(x, self.scale)
+        return self.tail(self.upsample(feat)) + bicubic_upscale(x, self.scale)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -32,7 +34,9 @@ def deconv_padding(kernel_size: int, scale: int, shift: int = 0) -> tuple[int, i
     if kernel_size < scale:  # the kernels of neighbouring LR pixels would leave HR pixels unset
         raise ValueError(f"a {kernel_size}x{kernel_size} deconvolution cannot upscale x{scale}")
     if not 0 <= 2 * shift <= scale - 1:
-        raise ValueError(f"FSRCNN: deconv_shift must lie in [0, (scale - 1) / 2] = [0, {(scale - 1) // 2}] at x{scale}, got {shift}")
+        raise ValueError(
+            f"FSRCNN: deconv_shift must lie in [0, (scale - 1) / 2] = [0, {(scale - 1) // 2}] at x{scale}, got {shift}"
+        )
     return (kernel_size - 1) // 2 - shift, scale - 1 - 2 * shift
 
 
@@ -41,6 +45,7 @@ class FSRCNN(SRNet):
     Conv3x3(s->s), expanding Conv1x1(s->d), all followed by PReLU (one slope per channel), then a
     learned 9x9 deconvolution ConvTranspose(d->C, stride = scale). LR Y input, no skip, no
     batch norm. FSRCNN is d=56, s=12, m=4; FSRCNN-s is d=32, s=5, m=1 (``conf/model/net/fsrcnn_s``).
+    The paper's d, s, m are the arguments ``num_feat``, ``num_shrink_ch`` and ``num_map_layer``.
 
     Sources, in order: the authors' released MATLAB test code (``FSRCNN.m`` and ``deconv.m`` of
     the project page's test package), the ECCV paper, the yjn870/FSRCNN-pytorch port.
@@ -94,9 +99,9 @@ class FSRCNN(SRNet):
     Args:
         scale: upscaling factor (2, 3, 4 in the paper; any up to ``deconv_kernel`` works).
         in_channels: 1 (Y, the paper) or 3.
-        d: LR feature dimension (56).
-        s: shrunk dimension (12).
-        m: mapping layers (4).
+        num_feat: d, the LR feature dimension (56).
+        num_shrink_ch: s, the shrunk dimension (12).
+        num_map_layer: m, the mapping layers (4).
         deconv_kernel: deconvolution kernel size (9, odd).
         padding_mode: ``"zeros"`` or ``"replicate"`` (the authors' MATLAB test code), see above.
         deconv_shift: HR pixels between ``i * scale`` and the kernel centre (0, the authors'
@@ -106,25 +111,38 @@ class FSRCNN(SRNet):
         ``(B, C, H, W) -> (B, C, scale*H, scale*W)``.
     """
 
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {
+        "d": "num_feat",
+        "s": "num_shrink_ch",
+        "m": "num_map_layer",
+    }
+
     def __init__(
         self,
         scale: int = 3,
         in_channels: int = 1,
-        d: int = 56,
-        s: int = 12,
-        m: int = 4,
+        num_feat: int = 56,
+        num_shrink_ch: int = 12,
+        num_map_layer: int = 4,
         deconv_kernel: int = 9,
         padding_mode: str = "zeros",
         deconv_shift: int = 0,
     ) -> None:
         super().__init__(scale, in_channels)
         if padding_mode not in ("zeros", "replicate"):
-            raise ValueError(f"FSRCNN: padding_mode must be 'zeros' or 'replicate', got {padding_mode!r}")
+            raise ValueError(
+                f"FSRCNN: padding_mode must be 'zeros' or 'replicate', got {padding_mode!r}"
+            )
         self.padding_mode = padding_mode
         padding, output_padding = deconv_padding(deconv_kernel, self.scale, deconv_shift)
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, d, 5, padding=2, padding_mode=padding_mode), nn.PReLU(d)]
+        d, s = num_feat, num_shrink_ch
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, d, 5, padding=2, padding_mode=padding_mode),
+            nn.PReLU(d),
+        ]
         layers += [nn.Conv2d(d, s, 1), nn.PReLU(s)]
-        for _ in range(m):
+        for _ in range(num_map_layer):
             layers += [nn.Conv2d(s, s, 3, padding=1, padding_mode=padding_mode), nn.PReLU(s)]
         layers += [nn.Conv2d(s, d, 1), nn.PReLU(d)]
         self.body = nn.Sequential(*layers)
@@ -132,7 +150,11 @@ class FSRCNN(SRNet):
         # same placement, so the padding grows by one stride
         extra = self.scale if padding_mode == "replicate" else 0
         self.deconv = nn.ConvTranspose2d(
-            d, in_channels, deconv_kernel, stride=self.scale, padding=padding + extra,
+            d,
+            in_channels,
+            deconv_kernel,
+            stride=self.scale,
+            padding=padding + extra,
             output_padding=output_padding,
         )
         for mod in self.body:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..core.imresize import bicubic_upscale
 from .base import SRNet
-from .enhancenet import bicubic_upsample
 
 __all__ = ["IDN", "DBlock", "CaffeDeconv"]
 
@@ -15,7 +17,7 @@ __all__ = ["IDN", "DBlock", "CaffeDeconv"]
 class DBlock(nn.Module):
     """Information distillation block: an enhancement unit, then a 1x1 compression unit.
 
-    Enhancement unit (F=64, d=16, slice s=4, LReLU after every conv):
+    Enhancement unit (F=64, d=16 (``num_distill_ch``), slice s=4, LReLU after every conv):
 
     1. Conv3x3(F->F-d) -> Conv3x3(F-d->F-2d, groups 4) -> Conv3x3(F-2d->F): 64->48->32->64.
     2. Slice the F channels: the first F/s (16) are concatenated after the block input
@@ -37,13 +39,26 @@ class DBlock(nn.Module):
         ``(B, F, H, W) -> (B, F, H, W)``.
     """
 
-    def __init__(self, num_feat: int = 64, d: int = 16, slice_ratio: int = 4, groups: int = 4, negative_slope: float = 0.05) -> None:
+    def __init__(
+        self,
+        num_feat: int = 64,
+        num_distill_ch: int = 16,
+        slice_ratio: int = 4,
+        groups: int = 4,
+        negative_slope: float = 0.05,
+    ) -> None:
         super().__init__()
-        f = num_feat
-        if f % slice_ratio or f - f // slice_ratio != f - d or (f - 2 * d) % groups or (f - d) % groups:
+        f, d = num_feat, num_distill_ch
+        if (
+            f % slice_ratio
+            or f - f // slice_ratio != f - d
+            or (f - 2 * d) % groups
+            or (f - d) % groups
+        ):
             raise ValueError(
-                f"DBlock: inconsistent widths num_feat={f}, d={d}, slice_ratio={slice_ratio}, groups={groups} "
-                "(need num_feat / slice_ratio == d and the grouped widths divisible by groups)"
+                f"DBlock: inconsistent widths num_feat={f}, num_distill_ch={d}, "
+                f"slice_ratio={slice_ratio}, groups={groups} (need num_feat / slice_ratio == "
+                "num_distill_ch and the grouped widths divisible by groups)"
             )
         self.distilled = f // slice_ratio
 
@@ -124,7 +139,7 @@ class IDN(SRNet):
       (``im_result' + mycrop(im_b, up_scale)``, ``mycrop`` dropping the first ``s - 1``
       rows/cols of the bicubic image).
     - Plus the MATLAB-bicubic upscale of the LR input
-      (:func:`srlab.archs.enhancenet.bicubic_upsample`, torch only; ``imresize(im_l, s,
+      (:func:`srlab.core.imresize.bicubic_upscale`, torch only; ``imresize(im_l, s,
       'bicubic')`` in ``test_IDN.m``). The deploy prototxt has no global skip: the MATLAB
       script adds it. With the learned branch zeroed the output is exactly that bicubic image.
 
@@ -143,8 +158,9 @@ class IDN(SRNet):
         scale: upscaling factor (x2, x3, x4 in the paper; one model per scale).
         in_channels: 1 (Y, the paper) or 3.
         num_feat: F (64).
-        num_blocks: DBlocks (4).
-        d: width step of the enhancement unit (16).
+        num_block: DBlocks (4).
+        num_distill_ch: d, the channels each enhancement unit distils (``num_feat / slice_ratio``),
+            also its width step (16).
         slice_ratio: s, the 1/s of the channels distilled to the concatenation (4).
         groups: groups of the 2nd and 5th convs (4).
         negative_slope: of the LeakyReLUs (0.05).
@@ -153,13 +169,16 @@ class IDN(SRNet):
         ``(B, C, H, W) -> (B, C, sH, sW)``.
     """
 
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {"num_blocks": "num_block", "d": "num_distill_ch"}
+
     def __init__(
         self,
         scale: int = 3,
         in_channels: int = 1,
         num_feat: int = 64,
-        num_blocks: int = 4,
-        d: int = 16,
+        num_block: int = 4,
+        num_distill_ch: int = 16,
         slice_ratio: int = 4,
         groups: int = 4,
         negative_slope: float = 0.05,
@@ -172,9 +191,12 @@ class IDN(SRNet):
             nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.LeakyReLU(negative_slope, inplace=True),
         )  # fmt: skip
         self.dblocks = nn.Sequential(
-            *[DBlock(num_feat, d, slice_ratio, groups, negative_slope) for _ in range(num_blocks)]
+            *[
+                DBlock(num_feat, num_distill_ch, slice_ratio, groups, negative_slope)
+                for _ in range(num_block)
+            ]
         )
         self.rblock = CaffeDeconv(num_feat, in_channels, 17, self.scale)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.rblock(self.dblocks(self.fblock(x))) + bicubic_upsample(x, self.scale)
+        return self.rblock(self.dblocks(self.fblock(x))) + bicubic_upscale(x, self.scale)

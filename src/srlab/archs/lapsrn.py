@@ -1,10 +1,12 @@
 """LapSRN (Lai et al., CVPR 2017) and MS-LapSRN (Lai et al., TPAMI 2018): Laplacian pyramid
-networks that predict the x2, x4, x8 images progressively, one pyramid level per x2."""
+networks that predict the x2, x4, x8 images progressively, one pyramid level per x2.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -16,7 +18,8 @@ __all__ = ["LapSRN", "MSLapSRN", "bilinear_upsample_weight"]
 
 def bilinear_upsample_weight(channels: int, kernel_size: int = 4) -> Tensor:
     """``(C, 1, k, k)`` weight of a grouped transposed convolution that upsamples by
-    ``(k + 1) // 2`` with a bilinear kernel (the "bilinear" initialisation of FCN/LapSRN)."""
+    ``(k + 1) // 2`` with a bilinear kernel (the "bilinear" initialisation of FCN/LapSRN).
+    """
     factor = (kernel_size + 1) // 2
     center = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
     og = torch.arange(kernel_size, dtype=torch.float64)
@@ -40,7 +43,8 @@ def _pyramid_scales(name: str, scale: int | Sequence[int]) -> tuple[int, tuple[i
 
 class _ImageUpsample(nn.ConvTranspose2d):
     """Image branch: 4x4 stride-2 transposed conv, one filter per channel (groups = C), no
-    bias, initialised bilinear and learnt (``(B, C, H, W) -> (B, C, 2H, 2W)``)."""
+    bias, initialised bilinear and learnt (``(B, C, H, W) -> (B, C, 2H, 2W)``).
+    """
 
     def __init__(self, channels: int) -> None:
         super().__init__(channels, channels, 4, stride=2, padding=1, groups=channels, bias=False)
@@ -51,7 +55,8 @@ class _ImageUpsample(nn.ConvTranspose2d):
 class _FeatureUpsample(nn.ConvTranspose2d):
     """Feature branch x2: a 3x3 stride-2 transposed conv cropped by [0, 1, 0, 1] as in the
     official MatConvNet model (the paper's text says 4x4): ``(B, F, H, W) -> (B, F, 2H, 2W)``
-    keeping the first 2H rows/cols of the full ``2H + 1`` output."""
+    keeping the first 2H rows/cols of the full ``2H + 1`` output.
+    """
 
     def __init__(self, num_feat: int) -> None:
         super().__init__(num_feat, num_feat, 3, stride=2, padding=0)
@@ -62,7 +67,8 @@ class _FeatureUpsample(nn.ConvTranspose2d):
 
 class _PyramidNet(SRNet):
     """Shared contract of the two pyramids: ``scales`` = (2, 4, ..., built scale) and
-    ``forward(x, scale)`` returns the list of levels up to ``scale``."""
+    ``forward(x, scale)`` returns the list of levels up to ``scale``.
+    """
 
     supported_scales = (2, 4, 8)
 
@@ -97,12 +103,12 @@ class LapSRN(_PyramidNet):
     which agrees with the CVPR paper except for the 3x3 (not 4x4) feature upsampler. Here the
     residual conv reads the LReLU'd upsampled features (``level{l}_residual`` reads
     ``level{l}_uprelu``), unlike :class:`MSLapSRN`. The released ``LapSRN_x8.mat`` has d = 5
-    convolutions per level (x2/x4: d = 10): build it with ``depth=5``.
+    convolutions per level (x2/x4: d = 10): build it with ``num_layer=5``.
 
     Module <-> MatConvNet parameter (the release names its levels from the top down: srlab
     level ``i`` = 0, 1, ... is MatConvNet ``level{L-i}``, L = log2(scale)):
     ``conv_in.0`` = ``input_conv_f/b``; ``feature_levels.i.{2d-2}`` = ``level{L-i}_conv{d}_f/b``
-    (d = 1..depth); ``feature_levels.i.{2 depth}`` = ``level{L-i}_upconv_f/b``;
+    (d = 1..num_layer); ``feature_levels.i.{2 num_layer}`` = ``level{L-i}_upconv_f/b``;
     ``residual_levels.i`` = ``level{L-i}_residual_conv_f/b``; ``image_levels.i`` =
     ``level{L-i}_img_up_f``. MatConvNet conv filters are ``(kh, kw, in, out)``, transposed-conv
     filters ``(kh, kw, out, in)``: permute to PyTorch's ``(out, in, kh, kw)`` /
@@ -118,24 +124,38 @@ class LapSRN(_PyramidNet):
         scale: 2, 4 or 8, the top level (a list: its maximum, e.g. ``data.scale: [2, 4, 8]``).
         in_channels: 1 (Y, the paper) or 3 (the image branch then upsamples each channel).
         num_feat: F (64).
-        depth: d, convolutions per level (10).
+        num_layer: d, convolutions per level (10).
 
     Shape:
         ``(B, C, H, W) -> [(B, C, 2H, 2W), (B, C, 4H, 4W), ...]``, ``log2(scale)`` tensors.
     """
 
-    def __init__(self, scale: int | Sequence[int] = 4, in_channels: int = 1, num_feat: int = 64, depth: int = 10) -> None:
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {"depth": "num_layer"}
+
+    def __init__(
+        self,
+        scale: int | Sequence[int] = 4,
+        in_channels: int = 1,
+        num_feat: int = 64,
+        num_layer: int = 10,
+    ) -> None:
         super().__init__(scale, in_channels)
-        if depth < 1:
-            raise ValueError(f"LapSRN: depth must be >= 1, got {depth}")
-        self.conv_in = nn.Sequential(nn.Conv2d(in_channels, num_feat, 3, padding=1), nn.LeakyReLU(0.2, inplace=True))
+        if num_layer < 1:
+            raise ValueError(f"LapSRN: num_layer must be >= 1, got {num_layer}")
+        self.conv_in = nn.Sequential(
+            nn.Conv2d(in_channels, num_feat, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)
+        )
         self.feature_levels = nn.ModuleList()
         self.residual_levels = nn.ModuleList()
         self.image_levels = nn.ModuleList()
         for _ in range(self.num_levels):
             layers: list[nn.Module] = []
-            for _ in range(depth):
-                layers += [nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+            for _ in range(num_layer):
+                layers += [
+                    nn.Conv2d(num_feat, num_feat, 3, padding=1),
+                    nn.LeakyReLU(0.2, inplace=True),
+                ]
             layers += [_FeatureUpsample(num_feat), nn.LeakyReLU(0.2, inplace=True)]
             self.feature_levels.append(nn.Sequential(*layers))
             self.residual_levels.append(nn.Conv2d(num_feat, in_channels, 3, padding=1))
@@ -193,28 +213,34 @@ class MSLapSRN(_PyramidNet):
         scale: 2, 4 or 8, the top level (a list: its maximum).
         in_channels: 1 (Y, the paper) or 3.
         num_feat: F (64).
-        depth: D, convolutions in the recursive block (5).
-        recursions: R (8).
+        num_layer: D, convolutions in the recursive block (5).
+        num_recursion: R, applications of the block (8).
 
     Shape:
         ``(B, C, H, W) -> [(B, C, 2H, 2W), ...]``, ``log2(scale)`` tensors.
     """
+
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {"depth": "num_layer", "recursions": "num_recursion"}
 
     def __init__(
         self,
         scale: int | Sequence[int] = 4,
         in_channels: int = 1,
         num_feat: int = 64,
-        depth: int = 5,
-        recursions: int = 8,
+        num_layer: int = 5,
+        num_recursion: int = 8,
     ) -> None:
         super().__init__(scale, in_channels)
-        if depth < 1 or recursions < 1:
-            raise ValueError(f"MSLapSRN: depth and recursions must be >= 1, got D{depth}R{recursions}")
-        self.recursions = recursions
+        if num_layer < 1 or num_recursion < 1:
+            raise ValueError(
+                "MSLapSRN: num_layer and num_recursion must be >= 1, "
+                f"got D{num_layer}R{num_recursion}"
+            )
+        self.num_recursion = num_recursion
         self.conv_in = nn.Conv2d(in_channels, num_feat, 3, padding=1)
         layers: list[nn.Module] = []
-        for _ in range(depth):
+        for _ in range(num_layer):
             layers += [nn.LeakyReLU(0.2), nn.Conv2d(num_feat, num_feat, 3, padding=1)]
         self.block = nn.Sequential(*layers)
         self.feature_upsample = nn.Sequential(nn.LeakyReLU(0.2), _FeatureUpsample(num_feat))
@@ -225,7 +251,7 @@ class MSLapSRN(_PyramidNet):
     def embed(self, feat: Tensor) -> Tensor:
         """The recursive block applied R times with the shared-source skip."""
         h = feat
-        for _ in range(self.recursions):
+        for _ in range(self.num_recursion):
             h = feat + self.block(h)
         return h
 

@@ -25,7 +25,9 @@ class ChannelAttention(nn.Module):
     def __init__(self, num_feat: int = 64, reduction: int = 16) -> None:
         super().__init__()
         if num_feat % reduction:
-            raise ValueError(f"ChannelAttention: num_feat={num_feat} is not divisible by reduction={reduction}")
+            raise ValueError(
+                f"ChannelAttention: num_feat={num_feat} is not divisible by reduction={reduction}"
+            )
         self.attention = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
             nn.Conv2d(num_feat, num_feat // reduction, 1),
@@ -66,7 +68,8 @@ class ResidualGroup(nn.Module):
     def __init__(self, num_feat: int = 64, num_block: int = 20, reduction: int = 16) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            *[RCAB(num_feat, reduction) for _ in range(num_block)], default_conv(num_feat, num_feat, 3)
+            *[RCAB(num_feat, reduction) for _ in range(num_block)],
+            default_conv(num_feat, num_feat, 3),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -114,4 +117,8 @@ class RCAN(MeanShiftedResNet):
         rgb_mean: Sequence[float] | None = None,
     ) -> None:
         super().__init__(scale, in_channels)
-        self.build(num_feat, [ResidualGroup(num_feat, num_block, reduction) for _ in range(num_group)], rgb_mean)
+        self.build(
+            num_feat,
+            [ResidualGroup(num_feat, num_block, reduction) for _ in range(num_group)],
+            rgb_mean,
+        )

@@ -29,11 +29,18 @@ class ResidualDenseBlock(nn.Module):
         ``(B, F, H, W) -> (B, F, H, W)``.
     """
 
-    def __init__(self, num_feat: int = 64, num_grow_ch: int = 32, res_scale: float = 0.2, init_scale: float = 0.1) -> None:
+    def __init__(
+        self,
+        num_feat: int = 64,
+        num_grow_ch: int = 32,
+        res_scale: float = 0.2,
+        init_scale: float = 0.1,
+    ) -> None:
         super().__init__()
         self.res_scale = res_scale
         self.convs = nn.ModuleList(
-            nn.Conv2d(num_feat + i * num_grow_ch, num_grow_ch if i < 4 else num_feat, 3, padding=1) for i in range(5)
+            nn.Conv2d(num_feat + i * num_grow_ch, num_grow_ch if i < 4 else num_feat, 3, padding=1)
+            for i in range(5)
         )
         self.act = nn.LeakyReLU(0.2, inplace=True)
         for conv in self.convs:
@@ -59,7 +66,9 @@ class RRDB(nn.Module):
     def __init__(self, num_feat: int = 64, num_grow_ch: int = 32, res_scale: float = 0.2) -> None:
         super().__init__()
         self.res_scale = res_scale
-        self.rdbs = nn.Sequential(*[ResidualDenseBlock(num_feat, num_grow_ch, res_scale) for _ in range(3)])
+        self.rdbs = nn.Sequential(
+            *[ResidualDenseBlock(num_feat, num_grow_ch, res_scale) for _ in range(3)]
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.res_scale * self.rdbs(x)
@@ -103,11 +112,17 @@ class RRDBNet(SRNet):
     ) -> None:
         super().__init__(scale, in_channels)
         self.conv_first = nn.Conv2d(in_channels, num_feat, 3, padding=1)
-        self.body = nn.Sequential(*[RRDB(num_feat, num_grow_ch, res_scale) for _ in range(num_block)])
+        self.body = nn.Sequential(
+            *[RRDB(num_feat, num_grow_ch, res_scale) for _ in range(num_block)]
+        )
         self.conv_body = nn.Conv2d(num_feat, num_feat, 3, padding=1)
         up: list[nn.Module] = []
         for _ in range(int(math.log2(self.scale))):
-            up += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+            up += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(num_feat, num_feat, 3, padding=1),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
         self.upsample = nn.Sequential(*up)
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, padding=1)
         self.conv_last = nn.Conv2d(num_feat, in_channels, 3, padding=1)

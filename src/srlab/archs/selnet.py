@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import Tensor, nn
 
+from ..core.imresize import bicubic_upscale
 from .base import SRNet
-from .enhancenet import bicubic_upsample
 
 __all__ = ["SelNet", "SelectionUnit"]
 
@@ -63,21 +65,30 @@ class SelNet(SRNet):
         scale: upscaling factor (x2, x3, x4; one model per scale).
         in_channels: 1 (Y) or 3.
         num_feat: F (64).
-        num_units: U, residual units (10).
+        num_unit: U, residual units (10).
 
     Shape:
         ``(B, C, H, W) -> (B, C, sH, sW)``.
     """
 
-    def __init__(self, scale: int = 4, in_channels: int = 1, num_feat: int = 64, num_units: int = 10) -> None:
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {"num_units": "num_unit"}
+
+    def __init__(
+        self, scale: int = 4, in_channels: int = 1, num_feat: int = 64, num_unit: int = 10
+    ) -> None:
         super().__init__(scale, in_channels)
         s = self.scale
-        self.head = nn.Sequential(nn.Conv2d(in_channels, num_feat, 3, padding=1), SelectionUnit(num_feat))
-        self.body = nn.Sequential(*[_SelResidualUnit(num_feat) for _ in range(num_units)])
+        self.head = nn.Sequential(
+            nn.Conv2d(in_channels, num_feat, 3, padding=1), SelectionUnit(num_feat)
+        )
+        self.body = nn.Sequential(*[_SelResidualUnit(num_feat) for _ in range(num_unit)])
         self.upsample = nn.Sequential(
-            nn.Conv2d(num_feat, num_feat * s * s, 3, padding=1), nn.PixelShuffle(s), SelectionUnit(num_feat)
+            nn.Conv2d(num_feat, num_feat * s * s, 3, padding=1),
+            nn.PixelShuffle(s),
+            SelectionUnit(num_feat),
         )
         self.tail = nn.Conv2d(num_feat, in_channels, 3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.tail(self.upsample(self.body(self.head(x)))) + bicubic_upsample(x, self.scale)
+        return self.tail(self.upsample(self.body(self.head(x)))) + bicubic_upscale(x, self.scale)

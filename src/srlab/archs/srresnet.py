@@ -66,11 +66,15 @@ class SRResNet(SRNet):
 
     supported_scales = (2, 4, 8)
 
-    def __init__(self, scale: int = 4, in_channels: int = 3, num_feat: int = 64, num_block: int = 16) -> None:
+    def __init__(
+        self, scale: int = 4, in_channels: int = 3, num_feat: int = 64, num_block: int = 16
+    ) -> None:
         super().__init__(scale, in_channels)
         self.head = nn.Sequential(nn.Conv2d(in_channels, num_feat, 9, padding=4), nn.PReLU())
         self.body = nn.Sequential(*[ResidualBlockBN(num_feat) for _ in range(num_block)])
-        self.body_tail = nn.Sequential(nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.BatchNorm2d(num_feat))
+        self.body_tail = nn.Sequential(
+            nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.BatchNorm2d(num_feat)
+        )
         up: list[nn.Module] = []
         for _ in range(int(math.log2(self.scale))):
             up += [nn.Conv2d(num_feat, 4 * num_feat, 3, padding=1), nn.PixelShuffle(2), nn.PReLU()]

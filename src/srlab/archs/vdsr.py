@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from torch import Tensor, nn
 
@@ -33,7 +34,7 @@ class VDSR(SRNet):
         scale: default scale, or the list of scales (``data.scale``).
         in_channels: 1 (Y, the paper) or 3.
         num_feat: F, channels of the hidden layers (64).
-        num_layers: D, convolution layers in all (20).
+        num_layer: D, convolution layers in all (20).
         scales: scales the model serves (``None``: those of ``scale``).
 
     Shape:
@@ -42,20 +43,25 @@ class VDSR(SRNet):
 
     pre_upsample = True
     scale_agnostic = True
+    #: constructor arguments renamed since checkpoints were written (old name -> new name)
+    renamed_args: ClassVar[dict[str, str]] = {"num_layers": "num_layer"}
 
     def __init__(
         self,
         scale: int | Sequence[int] = 3,
         in_channels: int = 1,
         num_feat: int = 64,
-        num_layers: int = 20,
+        num_layer: int = 20,
         scales: Sequence[int] | None = None,
     ) -> None:
         super().__init__(scale, in_channels, scales=scales)
-        if num_layers < 2:
-            raise ValueError(f"VDSR: num_layers must be >= 2, got {num_layers}")
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, num_feat, 3, padding=1), nn.ReLU(inplace=True)]
-        for _ in range(num_layers - 2):
+        if num_layer < 2:
+            raise ValueError(f"VDSR: num_layer must be >= 2, got {num_layer}")
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, num_feat, 3, padding=1),
+            nn.ReLU(inplace=True),
+        ]
+        for _ in range(num_layer - 2):
             layers += [nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.ReLU(inplace=True)]
         layers.append(nn.Conv2d(num_feat, in_channels, 3, padding=1))
         self.body = nn.Sequential(*layers)

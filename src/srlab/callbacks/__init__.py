@@ -8,5 +8,14 @@ from .loss_schedule import LossWeightSchedule
 from .nan import AllRanksStopped, StopOnNonFiniteLoss
 from .throughput import TrainingThroughput
 
-__all__ = ["ValidationImages", "LossWeightSchedule", "AdjustableGradientClipping", "StopOnNonFiniteLoss", "EMA", "TrainingThroughput",
-           "RankFailureGuard", "rank_failures", "AllRanksStopped"]
+__all__ = [
+    "ValidationImages",
+    "LossWeightSchedule",
+    "AdjustableGradientClipping",
+    "StopOnNonFiniteLoss",
+    "EMA",
+    "TrainingThroughput",
+    "RankFailureGuard",
+    "rank_failures",
+    "AllRanksStopped",
+]

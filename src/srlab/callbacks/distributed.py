@@ -43,6 +43,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
+from typing_extensions import override
 
 from ..errors import SRLabError
 from .nan import _newest_checkpoint
@@ -52,7 +53,15 @@ __all__ = ["RankFailureGuard", "rank_failures", "is_collective_error"]
 _KEY = "srlab/failed/{rank}"
 _OWN_FAILURE, _ALL_RANKS_EXIT, _PEER_FAILURE = 1, 2, 3  # exit statuses of the ranks > 0
 _BACKENDS = ("gloo", "nccl", "processgroup", "c10d")
-_COMM_WORDS = ("connection closed", "connection reset", "broken pipe", "timed out", "timeout", "socket", "peer")
+_COMM_WORDS = (
+    "connection closed",
+    "connection reset",
+    "broken pipe",
+    "timed out",
+    "timeout",
+    "socket",
+    "peer",
+)
 _DIST_FILES = ("torch/distributed", "torch/nn/parallel", "torch/autograd")
 
 
@@ -68,7 +77,9 @@ def is_collective_error(exc: BaseException) -> bool:
             return True
         if isinstance(e, RuntimeError):
             msg = str(e).lower()
-            if any(w in msg for w in _BACKENDS) or (_in_c10d(e) and any(w in msg for w in _COMM_WORDS)):
+            if any(w in msg for w in _BACKENDS) or (
+                _in_c10d(e) and any(w in msg for w in _COMM_WORDS)
+            ):
                 return True
         e = e.__cause__ or e.__context__
     return False
@@ -81,8 +92,11 @@ def _in_c10d(exc: BaseException) -> bool:
 
 
 def collective_site(exc: BaseException) -> str:
-    """``"all_reduce (from srlab/callbacks/images.py:85 in on_validation_epoch_end)"``: the
-    torch.distributed function that failed and the innermost srlab (else Lightning) caller."""
+    """Name the torch.distributed function that failed and its innermost srlab caller.
+
+    For example ``"all_reduce (from srlab/callbacks/images.py:85 in on_validation_epoch_end)"``;
+    the innermost Lightning caller stands in when no srlab frame is on the stack.
+    """
     frames = traceback.extract_tb(exc.__traceback__)
     idx = [i for i, f in enumerate(frames) if "torch/distributed/distributed_c10d" in f.filename]
     if idx:
@@ -108,7 +122,11 @@ def collective_site(exc: BaseException) -> str:
 
     # the innermost caller outside torch, and the innermost srlab one below the entry points
     parts = [outer[-1]] if outer else []
-    entry = ("/cli/", "callbacks/distributed.py", "models/checkpoint.py")  # how fit was called, not the site
+    entry = (
+        "/cli/",
+        "callbacks/distributed.py",
+        "models/checkpoint.py",
+    )  # how fit was called, not the site
     ours = [f for f in outer if "/srlab/" in f.filename and not any(e in f.filename for e in entry)]
     if ours and ours[-1] is not outer[-1]:
         parts.append(ours[-1])
@@ -157,6 +175,7 @@ class RankFailureGuard(Callback):
         self._killed_by_us: set[int] = set()
 
     # ------------------------------------------------------------------ set-up
+    @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self.world, self.rank = trainer.world_size, trainer.global_rank
         if self.world <= 1:
@@ -171,18 +190,31 @@ class RankFailureGuard(Callback):
             self.procs = procs
             self.first_child_rank = trainer.node_rank * (len(procs) + 1) + 1
             _silence_lightning_observer()
-            threading.Thread(target=self._watch_children, name="srlab-rank-watch", daemon=True).start()
+            threading.Thread(
+                target=self._watch_children, name="srlab-rank-watch", daemon=True
+            ).start()
         elif local_rank > 0 and type(launcher).__name__ == "_SubprocessScriptLauncher":
             self._ppid = os.getppid()  # launched by rank 0 of this node: watch it
-            threading.Thread(target=self._watch_parent, name="srlab-rank0-watch", daemon=True).start()
+            threading.Thread(
+                target=self._watch_parent, name="srlab-rank0-watch", daemon=True
+            ).start()
 
+    @override
     def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
         self.step = trainer.global_step
 
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        """This rank's own failure (not a collective, not a decision of all ranks): post the
-        reason for rank 0 and keep the traceback in the run folder."""
-        if self.world <= 1 or getattr(exception, "all_ranks", False) or is_collective_error(exception):
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        """Post this rank's own failure for rank 0 and keep the traceback in the run folder.
+
+        Collective failures and decisions of all ranks are left to :meth:`handle`.
+        """
+        if (
+            self.world <= 1
+            or getattr(exception, "all_ranks", False)
+            or is_collective_error(exception)
+        ):
             return
         if isinstance(exception, (KeyboardInterrupt, SystemExit)):
             return
@@ -245,13 +277,20 @@ class RankFailureGuard(Callback):
 
     # ------------------------------------------------------------------ diagnosis (rank 0)
     def _failures(self) -> list[str]:
-        """What went wrong, the first cause first: posted errors, then processes killed by a
-        signal, then processes that exited with an error of their own."""
+        """List what went wrong, the first cause first.
+
+        Posted errors come first, then processes killed by a signal, then processes that exited
+        with an error of their own.
+        """
         posted = self._posted()
         found = [f"rank {r} failed at {reason}" for r, reason in sorted(posted.items())]
         for i, p in enumerate(self.procs):
             r, code = self.first_child_rank + i, p.poll()
-            if r in posted or code in (None, 0, _ALL_RANKS_EXIT, _PEER_FAILURE) or r in self._killed_by_us:
+            if (
+                r in posted
+                or code in (None, 0, _ALL_RANKS_EXIT, _PEER_FAILURE)
+                or r in self._killed_by_us
+            ):
                 continue
             if code < 0:
                 found.append(f"rank {r} (pid {p.pid}) was killed by {_signal_name(code)}")
@@ -276,9 +315,10 @@ class RankFailureGuard(Callback):
         elif exc is not None:
             site = collective_site(exc)
             what = (
-                f"a collective{' ' + site if site else ''} failed on rank {self.rank} and no rank reported an error "
-                f"({_first_line(exc)}): a rank that never reached it (a hang: please report it) or one on "
-                "another machine that died; trainer.strategy.timeout sets how long a collective may wait"
+                f"a collective{' ' + site if site else ''} failed on rank {self.rank} and no rank "
+                f"reported an error ({_first_line(exc)}): a rank that never reached it (a hang: "
+                "please report it) or one on another machine that died; "
+                "trainer.strategy.timeout sets how long a collective may wait"
             )
         else:
             what = "a rank stopped"
@@ -298,11 +338,13 @@ class RankFailureGuard(Callback):
         """Ranks > 0 launched by rank 0: stop when rank 0 is gone (killed: nobody else reports)."""
         while not self._done.wait(self.poll_s):
             if os.getppid() != self._ppid:
+                # one rank says it (local rank 1), not W - 1 of them
+                quiet = self._trainer is not None and self._trainer.local_rank != 1
                 self._report_and_exit(
-                    f"distributed training stopped near step {self.step}: rank 0 (pid {self._ppid}) is gone; "
-                    f"rank {self.rank} stopped too",
+                    f"distributed training stopped near step {self.step}: rank 0 "
+                    f"(pid {self._ppid}) is gone; rank {self.rank} stopped too",
                     code=_PEER_FAILURE,
-                    quiet=self._trainer is not None and self._trainer.local_rank != 1,  # one line, not W-1
+                    quiet=quiet,
                 )
 
     def _report_and_exit(self, message: str, code: int = 2, quiet: bool = False) -> None:
@@ -315,8 +357,10 @@ class RankFailureGuard(Callback):
         os._exit(code)
 
     def _kill_children(self, wait_s: float = 0.0) -> None:
-        """Rank 0: let the launched ranks exit on their own for ``wait_s``, then SIGKILL them
-        (a rank blocked in a collective never returns)."""
+        """Rank 0: let the launched ranks exit on their own for ``wait_s``, then SIGKILL them.
+
+        A rank blocked in a collective never returns.
+        """
         deadline = time.monotonic() + wait_s
         while wait_s and time.monotonic() < deadline and any(p.poll() is None for p in self.procs):
             time.sleep(0.1)
@@ -327,8 +371,10 @@ class RankFailureGuard(Callback):
 
     # ------------------------------------------------------------------ the end of a run
     def handle(self, exc: BaseException) -> None:
-        """Called with the exception that ends ``trainer.fit`` on this rank: turns it into the
-        one line (rank 0: :class:`SRLabError`), or ends this rank quietly (ranks > 0)."""
+        """Turn the exception that ends ``trainer.fit`` on this rank into the run's one line.
+
+        Rank 0 raises it as an :class:`SRLabError`; ranks > 0 end quietly.
+        """
         self._done.set()  # the watchers stand down: this thread reports
         if self.world <= 1 or isinstance(exc, (KeyboardInterrupt, SystemExit)):
             return
@@ -350,42 +396,58 @@ class RankFailureGuard(Callback):
         # ranks > 0: rank 0 reports, unless it is gone
         rank0_alive = self._ppid is None or os.getppid() == self._ppid
         if not collective:
-            if not (rank0_alive and self.rank in self._posted()):  # rank 0 cannot hear of it: say it here
-                print(f"srlab: error: rank {self.rank} failed near step {self.step}: {_first_line(exc)}",
-                      file=sys.stderr, flush=True)
+            if not (rank0_alive and self.rank in self._posted()):
+                # rank 0 cannot hear of it: say it here
+                print(
+                    f"srlab: error: rank {self.rank} failed near step {self.step}: "
+                    f"{_first_line(exc)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             _quiet_exit(_OWN_FAILURE)
         if not rank0_alive and self._trainer is not None and self._trainer.local_rank == 1:
             print(
-                f"srlab: error: distributed training stopped near step {self.step}: rank 0 (pid {self._ppid}) is "
-                f"gone; rank {self.rank} stopped too", file=sys.stderr, flush=True,
+                f"srlab: error: distributed training stopped near step {self.step}: rank 0 "
+                f"(pid {self._ppid}) is gone; rank {self.rank} stopped too",
+                file=sys.stderr,
+                flush=True,
             )
         _quiet_exit(_PEER_FAILURE)
 
     def stand_down(self) -> None:
+        """Stop the watcher threads (the run ended, well or not, and was handled)."""
         self._done.set()
 
 
 def _quiet_exit(code: int) -> None:
-    """End a rank > 0 now: no traceback, no interpreter teardown (which can block on a broken
-    process group)."""
+    """End a rank > 0 now: no traceback, no interpreter teardown.
+
+    The teardown can block on a broken process group.
+    """
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 
 
 def _silence_lightning_observer() -> None:
-    """Lightning's child-process observer SIGKILLs every process, rank 0 included, 5 s after a
-    child fails, with no reason given (and status -9); RankFailureGuard's watcher replaces it."""
+    """Disable Lightning's child-process observer; RankFailureGuard's watcher replaces it.
+
+    That observer SIGKILLs every process, rank 0 included, 5 s after a child fails, with no
+    reason given (and status -9).
+    """
     for t in threading.enumerate():
         if type(t).__name__ == "_ChildProcessObserver":
             t._run = lambda: True  # type: ignore[attr-defined]  # its loop ends at its next wake-up
 
 
 @contextmanager
-def rank_failures(trainer: pl.Trainer, guard: RankFailureGuard | None = None) -> Iterator[RankFailureGuard | None]:
-    """Wrap ``trainer.fit``/``test`` of a possibly multi-process run: adds a
-    :class:`RankFailureGuard` (unless the trainer has one) and turns the end of a failed DDP run
-    into one line (see the module docstring). A one-process run is left untouched.
+def rank_failures(
+    trainer: pl.Trainer, guard: RankFailureGuard | None = None
+) -> Iterator[RankFailureGuard | None]:
+    """Wrap ``trainer.fit``/``test`` of a possibly multi-process run.
+
+    Adds a :class:`RankFailureGuard` (unless the trainer has one) and turns the end of a failed
+    DDP run into one line (see the module docstring). A one-process run is left untouched.
 
     Example:
         >>> trainer = pl.Trainer(logger=False)
@@ -397,10 +459,12 @@ def rank_failures(trainer: pl.Trainer, guard: RankFailureGuard | None = None) ->
     if trainer.world_size <= 1:
         yield None
         return
-    guard = guard or next((c for c in trainer.callbacks if isinstance(c, RankFailureGuard)), None)
+    # Trainer.callbacks is set by Lightning's CallbackConnector, not declared on the class
+    callbacks: list[pl.Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    guard = guard or next((c for c in callbacks if isinstance(c, RankFailureGuard)), None)
     if guard is None:
         guard = RankFailureGuard()
-        trainer.callbacks.append(guard)
+        callbacks.append(guard)
     try:
         yield guard
     except BaseException as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
+from typing_extensions import override
 
 __all__ = ["AdjustableGradientClipping"]
 
@@ -25,8 +26,11 @@ class AdjustableGradientClipping(pl.Callback):
             raise ValueError(f"AdjustableGradientClipping: theta must be > 0, got {theta}")
         self.theta = float(theta)
 
+    @override
     @torch.no_grad()
-    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer) -> None:
+    def on_before_optimizer_step(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
+    ) -> None:
         for group in optimizer.param_groups:
             lr = float(group["lr"])
             if lr <= 0:

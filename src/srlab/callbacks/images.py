@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 from torch import Tensor
+from typing_extensions import override
 
 from ..data.io import hstack, write_image
 
@@ -31,7 +33,13 @@ class ValidationImages(pl.Callback):
         save_png: also write PNG files.
     """
 
-    def __init__(self, num_images: int = 4, every_n_epochs: int = 1, max_side: int = 256, save_png: bool = True) -> None:
+    def __init__(
+        self,
+        num_images: int = 4,
+        every_n_epochs: int = 1,
+        max_side: int = 256,
+        save_png: bool = True,
+    ) -> None:
         self.num_images = num_images
         self.every_n_epochs = every_n_epochs
         self.max_side = max_side
@@ -52,32 +60,48 @@ class ValidationImages(pl.Callback):
         i, j = (h - ch) // 2, (w - cw) // 2
         return x[..., i : i + ch, j : j + cw]
 
+    @override
     def on_validation_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
     ) -> None:
-        if not self._active(trainer) or len(self._items) >= self.num_images or not isinstance(outputs, dict):
+        if (
+            not self._active(trainer)
+            or len(self._items) >= self.num_images
+            or not isinstance(outputs, dict)
+        ):
             return
         for k in range(batch["hr"].shape[0]):
             if len(self._items) >= self.num_images:
                 break
-            panel = hstack([self._crop(t[k].detach().float().cpu()) for t in (outputs["bicubic"], outputs["sr"], batch["hr"])])
+            panel = hstack(
+                [
+                    self._crop(t[k].detach().float().cpu())
+                    for t in (outputs["bicubic"], outputs["sr"], batch["hr"])
+                ]
+            )
             self._items.append((str(batch["name"][k]), panel.clamp(0, 1)))
 
+    @override
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         items, self._items = self._items, []
         if not items:
             return
         step = trainer.global_step
         for logger in trainer.loggers:
-            kind = type(logger).__name__
-            if kind == "WandbLogger":
+            if isinstance(logger, WandbLogger):
                 logger.log_image(
                     key="val/images",
                     images=[p.permute(1, 2, 0).numpy() for _, p in items],
                     caption=[f"{n}: bicubic | SR | HR" for n, _ in items],
                     step=step,
                 )
-            elif kind == "TensorBoardLogger":
+            elif isinstance(logger, TensorBoardLogger):
                 for name, panel in items:
                     logger.experiment.add_image(f"val/{name}", panel, global_step=step)
         if self.save_png:
@@ -88,13 +112,15 @@ class ValidationImages(pl.Callback):
 
 
 def _log_dir(trainer: pl.Trainer) -> str:
-    """``trainer.log_dir`` without its broadcast: that property is a collective (every rank must
-    call it), and this runs on rank 0 alone."""
-    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+    """Return ``trainer.log_dir`` without its broadcast.
 
+    That property is a collective (every rank must call it), and this runs on rank 0 alone.
+    """
     if trainer.loggers:
         first = trainer.loggers[0]
-        path = first.log_dir if isinstance(first, (TensorBoardLogger, CSVLogger)) else first.save_dir
+        path = (
+            first.log_dir if isinstance(first, (TensorBoardLogger, CSVLogger)) else first.save_dir
+        )
         if path:
             return str(path)
     return str(trainer.default_root_dir)

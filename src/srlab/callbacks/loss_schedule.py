@@ -6,6 +6,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import pytorch_lightning as pl
+from typing_extensions import override
 
 __all__ = ["LossWeightSchedule"]
 
@@ -15,13 +16,18 @@ def _has(owner: Any, name: str) -> bool:
 
 
 def _resolve(root: Any, path: str) -> tuple[Any, str]:
-    """``(owner, name)`` of a dotted path below ``root``: attributes (``"terms.deep.alpha"``)
-    or mapping keys (``"weights.l1"``, the weight of a :class:`srlab.losses.WeightedSum` term)."""
+    """Return ``(owner, name)`` of a dotted path below ``root``.
+
+    The path goes through attributes (``"terms.deep.alpha"``) or mapping keys (``"weights.l1"``,
+    the weight of a :class:`srlab.losses.WeightedSum` term).
+    """
     *parents, attr = path.split(".")
     owner = root
     for name in parents:
         if not _has(owner, name):
-            raise AttributeError(f"LossWeightSchedule: the loss has no {path!r} ({name!r} not found)")
+            raise AttributeError(
+                f"LossWeightSchedule: the loss has no {path!r} ({name!r} not found)"
+            )
         owner = owner[name] if isinstance(owner, MutableMapping) else getattr(owner, name)
     if not _has(owner, attr):
         raise AttributeError(f"LossWeightSchedule: the loss has no {path!r} ({attr!r} not found)")
@@ -69,9 +75,13 @@ class LossWeightSchedule(pl.Callback):
         interval: str = "epoch",
     ) -> None:
         if interval not in ("epoch", "step"):
-            raise ValueError(f"LossWeightSchedule: interval must be 'epoch' or 'step', got {interval!r}")
+            raise ValueError(
+                f"LossWeightSchedule: interval must be 'epoch' or 'step', got {interval!r}"
+            )
         if duration < 0 or begin < 0:
-            raise ValueError(f"LossWeightSchedule: duration and begin must be >= 0, got {duration}, {begin}")
+            raise ValueError(
+                f"LossWeightSchedule: duration and begin must be >= 0, got {duration}, {begin}"
+            )
         self.attribute = attribute
         self.start, self.end = float(start), float(end)
         self.duration, self.begin = int(duration), int(begin)
@@ -98,16 +108,27 @@ class LossWeightSchedule(pl.Callback):
 
     def _log(self, pl_module: pl.LightningModule) -> None:
         name = f"train/{self.attribute}"
-        pl_module.log(name, self.value, on_step=self.interval == "step", on_epoch=self.interval == "epoch", batch_size=1)
+        pl_module.log(
+            name,
+            self.value,
+            on_step=self.interval == "step",
+            on_epoch=self.interval == "epoch",
+            batch_size=1,
+        )
 
+    @override
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         _resolve(pl_module.loss, self.attribute)  # a wrong path fails before the first step
 
+    @override
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.interval == "epoch":
             self.apply(pl_module, trainer.current_epoch)
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    @override
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if self.interval == "step":
             self.apply(pl_module, trainer.global_step)
         self._log(pl_module)

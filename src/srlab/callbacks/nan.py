@@ -7,6 +7,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from typing_extensions import override
 
 from ..errors import SRLabError
 
@@ -14,8 +15,9 @@ __all__ = ["StopOnNonFiniteLoss", "AllRanksStopped"]
 
 
 class StopOnNonFiniteLoss(Callback):
-    """Raise a one-sentence :class:`~srlab.errors.SRLabError` (``srlab-train`` exits with status
-    2) when the training loss is NaN or infinite.
+    """Stop training with a one-sentence error when the training loss is NaN or infinite.
+
+    The error is an :class:`~srlab.errors.SRLabError`, so ``srlab-train`` exits with status 2.
 
     The check runs before ``backward``, so neither the optimiser step nor a checkpoint ever sees
     the bad batch: the newest checkpoint on disk is the last good one, and the message names it.
@@ -28,7 +30,10 @@ class StopOnNonFiniteLoss(Callback):
     the ranks whose loss was bad.
     """
 
-    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor) -> None:
+    @override
+    def on_before_backward(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor
+    ) -> None:
         loss = loss.detach()
         code = 0 if bool(torch.isfinite(loss).all()) else 1 if bool(torch.isnan(loss).any()) else 2
         codes = [code]
@@ -42,25 +47,34 @@ class StopOnNonFiniteLoss(Callback):
             return
         value = "NaN" if 1 in codes else "infinite"
         ranks = [r for r, c in enumerate(codes) if c]
-        on = f" on rank{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))}" if len(codes) > 1 else ""
+        on = (
+            f" on rank{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))}"
+            if len(codes) > 1
+            else ""
+        )
         good = _newest_checkpoint(trainer)
-        where = f"the last good checkpoint is {good}" if good else "no checkpoint had been written yet"
+        where = (
+            f"the last good checkpoint is {good}" if good else "no checkpoint had been written yet"
+        )
         raise AllRanksStopped(
-            f"training stopped at step {trainer.global_step} (epoch {trainer.current_epoch}) because the loss is "
-            f"{value}{on}; {where} (try a lower learning rate, gradient clipping or checking the data)"
+            f"training stopped at step {trainer.global_step} (epoch {trainer.current_epoch}) "
+            f"because the loss is {value}{on}; {where} "
+            "(try a lower learning rate, gradient clipping or checking the data)"
         )
 
 
 class AllRanksStopped(SRLabError):
-    """An error raised on every DDP rank at the same point (a decision taken together): the
-    other ranks are not waiting for this one, and only rank 0 needs to report it."""
+    """An error raised on every DDP rank at the same point (a decision taken together).
+
+    The other ranks are not waiting for this one, and only rank 0 needs to report it.
+    """
 
     all_ranks = True
 
 
 def _newest_checkpoint(trainer: pl.Trainer) -> str | None:
     paths = []
-    for cb in trainer.callbacks:  # type: ignore[attr-defined]
+    for cb in trainer.checkpoint_callbacks:
         if isinstance(cb, ModelCheckpoint):
             paths += [cb.last_model_path, cb.best_model_path]
     existing = [Path(p) for p in paths if p and Path(p).exists()]

@@ -7,14 +7,16 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from typing_extensions import override
 
 __all__ = ["TrainingThroughput"]
 
 
 class TrainingThroughput(pl.Callback):
-    """Logs ``train/samples_per_sec``, ``train/hr_mpix_per_sec`` (HR megapixels of the
-    training targets per second) and ``train/steps_per_sec``, averaged over the batches since the
-    previous log.
+    """Logs samples, HR megapixels and steps per second, averaged since the previous log.
+
+    The logged names are ``train/samples_per_sec``, ``train/hr_mpix_per_sec`` (HR megapixels of
+    the training targets per second) and ``train/steps_per_sec``.
 
     Hand-written rather than Lightning's ``ThroughputMonitor``, which synchronises CUDA, enters
     ``inference_mode`` and updates its running window on **every** batch and takes its batch
@@ -39,17 +41,32 @@ class TrainingThroughput(pl.Callback):
         self._batches = self._samples = self._pixels = 0
         self._t0 = time.perf_counter()
 
+    @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._active = trainer.is_global_zero and bool(trainer.loggers)
-        self._every = max(1, int(self.log_every_n_steps or getattr(trainer, "log_every_n_steps", 50) or 1))
+        self._every = max(
+            1, int(self.log_every_n_steps or getattr(trainer, "log_every_n_steps", 50) or 1)
+        )
         self._reset()
 
+    @override
     def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         if not self._active:
             return
-        hr = batch["hr"] if isinstance(batch, dict) else batch[1] if isinstance(batch, (list, tuple)) else batch
+        hr = (
+            batch["hr"]
+            if isinstance(batch, dict)
+            else batch[1]
+            if isinstance(batch, (list, tuple))
+            else batch
+        )
         n, h, w = hr.shape[0], hr.shape[-2], hr.shape[-1]
         self._batches += 1
         self._samples += n
@@ -70,10 +87,12 @@ class TrainingThroughput(pl.Callback):
         self._reset()
 
     # validation inside the training loop: its time does not count
+    @override
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._active and not trainer.sanity_checking:
             self._val_t0 = time.perf_counter()
 
+    @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._val_t0 is not None:
             self._t0 += time.perf_counter() - self._val_t0

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from ..errors import SRLabError
 
-__all__ = ["CONF_DIR", "user_error", "report_user_errors"]
+__all__ = ["CONF_DIR", "plain_dict", "user_error", "report_user_errors"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,25 +28,37 @@ def _find_conf_dir() -> str:
 CONF_DIR = _find_conf_dir()
 
 
+def plain_dict(node: Any) -> dict[str, Any]:
+    """A config mapping (an OmegaConf ``DictConfig`` or a dict) as a plain dict, resolved."""
+    from omegaconf import OmegaConf
+
+    out = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+    if not isinstance(out, dict):
+        raise TypeError(f"expected a config mapping, got {type(out).__name__}")
+    return {str(k): v for k, v in out.items()}
+
+
 def user_error(exc: BaseException) -> SRLabError | None:
     """The :class:`SRLabError` behind ``exc`` (Hydra wraps errors raised by ``_target_``s)."""
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, SRLabError):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, SRLabError):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
     return None
 
 
 def _config_error(exc: BaseException) -> str | None:
     from omegaconf.errors import MissingMandatoryValue
 
-    while exc is not None:
-        if isinstance(exc, MissingMandatoryValue):
-            key = getattr(exc, "full_key", None) or ""
+    cur: BaseException | None = exc
+    while cur is not None:
+        if isinstance(cur, MissingMandatoryValue):
+            key = getattr(cur, "full_key", None) or ""
             return f"config value {key!r} is required but not set (pass {key}=...)"
-        exc = exc.__cause__ or exc.__context__
+        cur = cur.__cause__ or cur.__context__
     return None
 
 
@@ -60,7 +72,7 @@ def report_user_errors(fn: F) -> F:
         except KeyboardInterrupt:
             print("srlab: interrupted", file=sys.stderr)
             sys.exit(130)
-        except Exception as e:  # noqa: BLE001 - re-raised unless it is the user's error
+        except Exception as e:  # re-raised unless it is the user's error
             err = user_error(e)
             msg = str(err) if err is not None else _config_error(e)
             if msg is None:

@@ -16,9 +16,10 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from ..macs import model_size
+from .common import plain_dict
 
 log = logging.getLogger("srlab.dashboard")
 
@@ -26,13 +27,17 @@ __all__ = ["run_info", "protocol_tags", "add_wandb_tags", "log_summary", "finish
 
 
 def is_wandb(logger: Any) -> bool:
+    """Whether ``logger`` is Lightning's ``WandbLogger`` (by name: wandb is not imported)."""
     return type(logger).__name__ == "WandbLogger"
 
 
 def run_info(model: Any, macs: bool = True) -> dict[str, Any]:
-    """The evaluation protocol and the generator's size: parameters and (``macs``) its MACs per
-    1280x720 HR output at each scale it serves. A network the MAC counter cannot run is logged
-    without MACs (with a warning), never a failed run."""
+    """The evaluation protocol and the generator's size.
+
+    The size is its parameters and (``macs``) its MACs per 1280x720 HR output at each scale it
+    serves. A network the MAC counter cannot run is logged without MACs (with a warning), never
+    a failed run.
+    """
     net = getattr(model, "net", model)
     size: dict[str, Any] = {"params": sum(p.numel() for p in net.parameters())}
     if macs:
@@ -47,8 +52,11 @@ def run_info(model: Any, macs: bool = True) -> dict[str, Any]:
 
 
 def _degradation_tag(data: Mapping[str, Any] | None) -> str:
-    """``bicubic-matlab`` (LR made on the fly, the papers' protocol), ``lr-from-files`` (pre-made
-    LR folders), or ``degradation-<steps>`` for an on-the-fly degradation pipeline."""
+    """The degradation tag of a data config.
+
+    ``bicubic-matlab`` (LR made on the fly, the papers' protocol), ``lr-from-files`` (pre-made
+    LR folders), or ``degradation-<steps>`` for an on-the-fly degradation pipeline.
+    """
     data = data or {}
     deg = data.get("degradation")
     if deg:
@@ -66,29 +74,37 @@ def protocol_tags(
     scales: Iterable[int] | None = None,
     y_channel: bool | None = None,
 ) -> list[str]:
-    """W&B tags of a run: the network class (lower case), each scale (``x3``; default: those
-    the model serves), the metric colour space (``y-bt601`` / ``rgb``; default: the model's) and
-    the degradation of the ``data`` config (see :func:`_degradation_tag`)."""
+    """W&B tags of a run.
+
+    The network class (lower case), each scale (``x3``; default: those the model serves), the
+    metric colour space (``y-bt601`` / ``rgb``; default: the model's) and the degradation of the
+    ``data`` config (see :func:`_degradation_tag`).
+    """
     if isinstance(data, DictConfig):
         try:
-            data = OmegaConf.to_container(data, resolve=True)
+            data = plain_dict(data)
         except Exception:  # noqa: BLE001 - an unresolvable field: tag as the plain protocol
             data = None
     net = getattr(model, "net", model)
-    if scales is None:
-        scales = getattr(model, "scales", None) or (getattr(net, "scale", None),)
+    served: Iterable[int | None] = (
+        scales
+        if scales is not None
+        else getattr(model, "scales", None) or (getattr(net, "scale", None),)
+    )
     if y_channel is None:
         y_channel = getattr(model, "metric_y_channel", True)
     tags = [type(net).__name__.lower()]
-    tags += [f"x{s}" for s in scales if s is not None]
+    tags += [f"x{s}" for s in served if s is not None]
     tags.append("y-bt601" if y_channel else "rgb")
     tags.append(_degradation_tag(data))
     return tags
 
 
 def add_wandb_tags(cfg: DictConfig, tags: Iterable[str]) -> None:
-    """Append ``tags`` to ``cfg.logger.wandb.tags`` (the configured ``tags``), without repeats;
-    nothing when the run has no W&B logger."""
+    """Append ``tags`` to ``cfg.logger.wandb.tags`` (the configured ``tags``), without repeats.
+
+    Nothing happens when the run has no W&B logger.
+    """
     wandb_cfg = (cfg.get("logger") or {}).get("wandb")
     if not wandb_cfg:
         return
@@ -105,9 +121,12 @@ def log_summary(loggers: Iterable[Any], values: Mapping[str, Any]) -> None:
 
 
 def finish_wandb(loggers: Iterable[Any]) -> None:
-    """Finish the W&B run of each W&B logger (Lightning leaves it open): its offline record is
-    complete when the job returns, and the next job of an in-process multirun starts its own run
-    (an open ``wandb.run`` would be reused by the next ``WandbLogger``)."""
+    """Finish the W&B run of each W&B logger (Lightning leaves it open).
+
+    Its offline record is then complete when the job returns, and the next job of an in-process
+    multirun starts its own run (an open ``wandb.run`` would be reused by the next
+    ``WandbLogger``).
+    """
     for lg in loggers:
         if is_wandb(lg) and getattr(lg, "_experiment", None) is not None:
             lg.experiment.finish()

@@ -27,61 +27,36 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ..data.catalog import build_test_source, parse_test_sets
 from ..data.io import to_float
-from ..data.sources import (
-    BENCHMARK_SETS,
-    SAMPLE_TEST,
-    Benchmark,
-    ImageFolder,
-    ImageRecord,
-    SampleImages,
-    prepare_pair,
-)
+from ..data.sources import ImageRecord, prepare_pair
 from ..errors import SRLabError
 from ..evaluation import evaluate_sets, results_markdown, score_folders, write_results
 from ..macs import model_size
 from ..metrics.quality import ImageMetrics, quality_markdown
 from ..models.checkpoint import load_model
-from .common import CONF_DIR, report_user_errors
+from ..speed import resolve_device
+from .common import CONF_DIR, plain_dict, report_user_errors
 from .dashboard import add_wandb_tags, finish_wandb, is_wandb, log_summary, protocol_tags
 
-__all__ = ["evaluate", "build_test_source", "main"]
+__all__ = ["evaluate", "main"]
 
 
-def build_test_source(name: str, spec: Any, benchmark_root: str = "data/benchmark") -> Any:
-    """A test set from config: ``"sample"``, ``"benchmark"`` (the set called ``name`` under
-    ``benchmark_root``, :class:`~srlab.data.Benchmark`), a folder path, or ``{hr_dir, lr_dir}``."""
-    if isinstance(spec, str):
-        if spec == "benchmark":
-            return Benchmark(name, benchmark_root)
-        return SampleImages(SAMPLE_TEST) if spec == "sample" else ImageFolder(spec)
-    if isinstance(spec, dict) and "hr_dir" in spec:
-        return ImageFolder(spec["hr_dir"], spec.get("lr_dir"))
-    raise SRLabError(f"test_sets.{name} must be 'sample', a folder, or {{hr_dir: ..., lr_dir: ...}}; got {spec!r}")
+def _test_specs(cfg: DictConfig, bench_root: str) -> dict[str, Any]:
+    """``cfg.test_sets`` as name -> spec (:func:`srlab.data.catalog.parse_test_sets`).
 
-
-def _test_specs(test_sets: Any, benchmark_root: str | None = None) -> dict[str, Any]:
-    """``test_sets`` as name -> spec: a mapping as is; a set name or a list of names = those
-    benchmark sets (``[Set5, Set14]``); ``benchmarks`` = the five standard sets, or with
-    ``benchmark_root`` those of them found there (the missing ones are named on stderr)."""
-    if isinstance(test_sets, str):
-        test_sets = [test_sets]
-    ts = OmegaConf.to_container(test_sets, resolve=True) if OmegaConf.is_config(test_sets) else test_sets
-    if not isinstance(ts, list):
-        return dict(ts or {})
-    names: list[str] = []
-    for x in ts:
-        if x != "benchmarks":
-            names.append(str(x))
-            continue
-        found = [n for n in BENCHMARK_SETS if benchmark_root is None or (Path(benchmark_root) / n).is_dir()]
-        if not found:
-            raise SRLabError(f"test_sets=benchmarks: none of {', '.join(BENCHMARK_SETS)} is in {benchmark_root}")
-        missing = sorted(set(BENCHMARK_SETS) - set(found))
-        if missing:
-            print(f"srlab-eval: not in {benchmark_root}, skipped: {', '.join(missing)}", file=sys.stderr)
-        names += found
-    return dict.fromkeys(names, "benchmark")
+    The standard sets that ``test_sets=benchmarks`` does not find are named on stderr.
+    """
+    test_sets = cfg.test_sets
+    if OmegaConf.is_config(test_sets):
+        test_sets = OmegaConf.to_container(test_sets, resolve=True)
+    return parse_test_sets(
+        test_sets,
+        bench_root,
+        on_missing=lambda missing: print(
+            f"srlab-eval: not in {bench_root}, skipped: {', '.join(missing)}", file=sys.stderr
+        ),
+    )
 
 
 class _Loaded:
@@ -94,15 +69,12 @@ class _Loaded:
         return self.per_scale[scale]
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 class _TiledModel:
-    """``model`` whose forward (and x8 self-ensemble) runs in overlapping tiles of ``tile`` LR
-    pixels (:func:`srlab.inference.sr_forward`, seam-free); every other attribute is the model's."""
+    """``model`` whose forward (and x8 self-ensemble) runs in tiles of ``tile`` LR pixels.
+
+    The tiles overlap and are blended seam-free (:func:`srlab.inference.sr_forward`); every other
+    attribute is the model's.
+    """
 
     def __init__(self, model: Any, tile: int) -> None:
         self._model, self._tile = model, int(tile)
@@ -111,10 +83,13 @@ class _TiledModel:
         return getattr(self._model, name)
 
     def _run(self, lr: torch.Tensor, scale: int | None, ensemble: bool) -> torch.Tensor:
-        from ..inference import DEFAULT_OVERLAP, sr_forward
+        from ..core.tiling import DEFAULT_OVERLAP
+        from ..inference import sr_forward
 
         overlap = min(DEFAULT_OVERLAP, (self._tile - 1) // 2)
-        return sr_forward(self._model, lr, scale, tile=self._tile, overlap=overlap, ensemble=ensemble)
+        return sr_forward(
+            self._model, lr, scale, tile=self._tile, overlap=overlap, ensemble=ensemble
+        )
 
     def __call__(self, lr: torch.Tensor, scale: int | None = None) -> torch.Tensor:
         return self._run(lr, scale, False)
@@ -139,11 +114,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """
     if cfg.get("sr_dir"):
         return score_released(cfg)
-    model = load_model(cfg.ckpt_path, map_location=_device(cfg.get("device", "auto")), net=cfg.get("net"))
+    model = load_model(
+        cfg.ckpt_path, map_location=resolve_device(cfg.get("device", "auto")), net=cfg.get("net")
+    )
     bench_root = str(cfg.get("benchmark_root") or "data/benchmark")
-    specs = _test_specs(cfg.test_sets, bench_root)
+    specs = _test_specs(cfg, bench_root)
     if not specs:
-        raise SRLabError("test_sets is empty: name at least one set, e.g. test_sets='{Set5: data/Set5/HR}'")
+        raise SRLabError(
+            "test_sets is empty: name at least one set, e.g. test_sets='{Set5: data/Set5/HR}'"
+        )
     scales = cfg.get("scales")
     scales = [scales] if isinstance(scales, int) else list(scales or []) or list(model.scales)
     for s in scales:
@@ -183,7 +162,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         print(f"srlab-eval: MACs not counted ({type(e).__name__}: {e})", file=sys.stderr)
         results["model_size"] = {"params": sum(p.numel() for p in model.net.parameters())}
     json_path, md_path = write_results(results, out_dir, name)
-    print(results_markdown(results, name) + quality_markdown(results, per_image=False, model_name=name))
+    print(
+        results_markdown(results, name)
+        + quality_markdown(results, per_image=False, model_name=name)
+    )
     print(f"metrics: {json_path}\ntable:   {md_path}")
     if cfg.get("save_images", True):
         print(f"pictures (LR-bicubic | SR | HR): {out_dir / 'compare'}")
@@ -192,26 +174,32 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 
 def score_released(cfg: DictConfig) -> dict[str, Any]:
-    """``srlab-eval sr_dir=<folder> scales=<s> [sr_name=RCAN]``: score SR images that others
-    published, under srlab's protocol and into the same metrics.json/metrics.md.
+    """``srlab-eval sr_dir=<folder> scales=<s> [sr_name=RCAN]``: score SR images others published.
 
+    They are scored under srlab's protocol and into the same metrics.json/metrics.md.
     ``sr_dir`` may hold ``{set}`` and ``{scale}`` (required when scoring several sets or
-    scales; Hydra wants the value quoted: ``"sr_dir='RCAN_TestCode/SR/BI/RCAN/{set}/x{scale}'"``); SR files are paired with
+    scales; Hydra wants the value quoted:
+    ``"sr_dir='RCAN_TestCode/SR/BI/RCAN/{set}/x{scale}'"``); SR files are paired with
     the HR images of ``test_sets`` by name (:func:`srlab.evaluation.match_sr_files`: ``baby``
     takes ``baby_x2_SR.png``, ``baby_SR.png``, ``baby.png``, ``baby_RCAN_x2.png``) and must be
     the HR size or its mod-crop to the scale. No dashboard logging (there is no model).
     """
     bench_root = str(cfg.get("benchmark_root") or "data/benchmark")
-    specs = _test_specs(cfg.test_sets, bench_root)
+    specs = _test_specs(cfg, bench_root)
     if not specs:
         raise SRLabError("test_sets is empty: name at least one set, e.g. test_sets=Set5")
     scales = cfg.get("scales")
     scales = [scales] if isinstance(scales, int) else list(scales or [])
     if not scales:
-        raise SRLabError("sr_dir needs the scale of the SR images: add scales=2 (or scales=[2,3,4])")
+        raise SRLabError(
+            "sr_dir needs the scale of the SR images: add scales=2 (or scales=[2,3,4])"
+        )
     sources = {n: build_test_source(n, s, bench_root) for n, s in specs.items()}
     # default name: the last folder of sr_dir without a placeholder (.../RCAN/{set}/x{scale}: RCAN)
-    name = str(cfg.get("sr_name") or next((p for p in reversed(Path(str(cfg.sr_dir)).parts) if "{" not in p), "SR"))
+    name = str(
+        cfg.get("sr_name")
+        or next((p for p in reversed(Path(str(cfg.sr_dir)).parts) if "{" not in p), "SR")
+    )
     results = score_folders(
         sources,
         str(cfg.sr_dir),
@@ -226,28 +214,40 @@ def score_released(cfg: DictConfig) -> dict[str, Any]:
     results["sr_dir"] = str(cfg.sr_dir)
     out_dir = Path(cfg.paths.output_dir)
     json_path, md_path = write_results(results, out_dir, name)
-    print(results_markdown(results, name) + quality_markdown(results, per_image=False, model_name=name))
+    print(
+        results_markdown(results, name)
+        + quality_markdown(results, per_image=False, model_name=name)
+    )
     print(f"metrics: {json_path}\ntable:   {md_path}")
     if cfg.get("logger"):
-        print("srlab-eval: sr_dir runs log to no dashboard (no model); metrics.json has the numbers", file=sys.stderr)
+        print(
+            "srlab-eval: sr_dir runs log to no dashboard (no model); metrics.json has the numbers",
+            file=sys.stderr,
+        )
     return results
 
 
 def _extra_metrics(cfg: DictConfig, device: Any) -> ImageMetrics | None:
-    """``metrics=[psnr,ssim,niqe,lpips,dists]`` -> the extra metrics (PSNR/SSIM always run);
+    """``metrics=[psnr,ssim,niqe,lpips,dists]`` -> the extra metrics (PSNR/SSIM always run).
+
     ``metric_weights.<lpips_alex|lpips_vgg|dists>``: backbone files (default: torch hub cache,
-    downloaded when online)."""
+    downloaded when online).
+    """
     names = cfg.get("metrics") or ["psnr", "ssim"]
     names = [names] if isinstance(names, str) else list(names)
-    weights = cfg.get("metric_weights") or {}
-    weights = OmegaConf.to_container(weights, resolve=True) if OmegaConf.is_config(weights) else dict(weights)
-    extra = ImageMetrics(names, weights, lpips_net=str(cfg.get("lpips_net") or "alex"), device=device)
+    weights = plain_dict(cfg.get("metric_weights") or {})
+    extra = ImageMetrics(
+        names, weights, lpips_net=str(cfg.get("lpips_net") or "alex"), device=device
+    )
     return extra or None
 
 
 def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """``test/<set>/psnr``, ``ssim``, ``psnr_bicubic`` (and ``psnr_x8``, ``ssim_x8`` with the
-    self-ensemble) per set; a multi-scale model's sets are ``<set>/x<s>``."""
+    """The summary metrics of an evaluation, by logged name.
+
+    ``test/<set>/psnr``, ``ssim``, ``psnr_bicubic`` (and ``psnr_x8``, ``ssim_x8`` with the
+    self-ensemble) per set; a multi-scale model's sets are ``<set>/x<s>``.
+    """
     out: dict[str, float] = {}
     for key, r in results["sets"].items():
         out[f"test/{key}/psnr"] = r["model"]["psnr"]
@@ -269,16 +269,24 @@ def _sr_picture(model: Any, rec: ImageRecord, scale: int, saved: Path) -> Any:
     if saved.is_file():
         return wandb.Image(str(saved))
     rec = prepare_pair(rec, scale)
+    assert rec.lr is not None  # prepare_pair makes the LR of a record without one
     with torch.inference_mode():
         sr = model(to_float(rec.lr).unsqueeze(0).to(model.device), scale).clamp(0, 1)[0]
     return wandb.Image(sr.permute(1, 2, 0).float().cpu().numpy())
 
 
 def results_table(
-    results: dict[str, Any], model: Any, sets: dict[str, dict[int, list[ImageRecord]]], out_dir: Path, n_images: int
+    results: dict[str, Any],
+    model: Any,
+    sets: dict[str, dict[int, list[ImageRecord]]],
+    out_dir: Path,
+    n_images: int,
 ) -> Any:
-    """A ``wandb.Table``: one row per (set, scale, image) with its PSNR/SSIM, the bicubic ones,
-    and the SR picture for the first ``n_images`` of each set and scale (else empty)."""
+    """A ``wandb.Table``: one row per (set, scale, image).
+
+    Each row has the image's PSNR/SSIM, the bicubic ones, and the SR picture for the first
+    ``n_images`` of each set and scale (else empty).
+    """
     import wandb
 
     ensemble = any("ensemble" in r for r in results["sets"].values())
@@ -298,11 +306,17 @@ def results_table(
 
 
 def _log_to_dashboards(
-    cfg: DictConfig, model: Any, results: dict[str, Any], sets: dict[str, dict[int, list[ImageRecord]]], out_dir: Path
+    cfg: DictConfig,
+    model: Any,
+    results: dict[str, Any],
+    sets: dict[str, dict[int, list[ImageRecord]]],
+    out_dir: Path,
 ) -> None:
-    """``logger=wandb|csv``: the config, protocol tags, model size and summary metrics; W&B also
-    gets the per-image table. Loggers are made after the evaluation, so that a failing one
-    leaves no empty run behind."""
+    """``logger=wandb|csv``: the config, protocol tags, model size and summary metrics.
+
+    W&B also gets the per-image table. Loggers are made after the evaluation, so that a failing
+    one leaves no empty run behind.
+    """
     lcfg = cfg.get("logger")
     if not lcfg:
         return
@@ -310,23 +324,35 @@ def _log_to_dashboards(
 
     scales = sorted({int(r["scale"]) for r in results["sets"].values()})
     colour = results["protocol"]["colour"] == "y-bt601"
-    add_wandb_tags(cfg, protocol_tags(model, scales=scales, y_channel=colour))  # espcn, x3, y-bt601, ...
+    add_wandb_tags(
+        cfg, protocol_tags(model, scales=scales, y_channel=colour)
+    )  # espcn, x3, y-bt601, ...
     loggers = []
     for c in cfg.logger.values():
         if c is None or "_target_" not in c:
             continue
         extra = {"job_type": "eval"} if str(c._target_).endswith("WandbLogger") else {}
         loggers.append(instantiate(c, **extra))
-    info = {"network": results["network"], "model_size": results["model_size"], "protocol": results["protocol"],
-            "checkpoint": results["checkpoint"]}
+    info = {
+        "network": results["network"],
+        "model_size": results["model_size"],
+        "protocol": results["protocol"],
+        "checkpoint": results["checkpoint"],
+    }
     summary = summary_metrics(results)
     for lg in loggers:
-        lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), **info})
+        lg.log_hyperparams({**plain_dict(cfg), **info})
         lg.log_metrics(summary, step=0)
     log_summary(loggers, info)
     for lg in loggers:
         if is_wandb(lg):
-            lg.experiment.log({"test/results": results_table(results, model, sets, out_dir, int(cfg.get("wandb_images", 4)))})
+            lg.experiment.log(
+                {
+                    "test/results": results_table(
+                        results, model, sets, out_dir, int(cfg.get("wandb_images", 4))
+                    )
+                }
+            )
             print(f"W&B run: {Path(lg.experiment.dir).parent}")
         else:
             lg.finalize("success")
@@ -340,6 +366,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    """``srlab-eval``: the Hydra command line around :func:`evaluate`."""
     _hydra_main()
 
 

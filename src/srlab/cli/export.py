@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import SRLabError
 from ..export import FORMATS, PARITY_TOL, export_model
@@ -26,31 +27,57 @@ __all__ = ["main", "run"]
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="srlab-export", description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "--ckpt", required=True,
-        help="a checkpoint written by srlab-train, or a published model file (.pth, .pt, .safetensors, .mat, .caffemodel)",
+        "--ckpt",
+        required=True,
+        help="a checkpoint written by srlab-train, or a published model file "
+        "(.pth, .pt, .safetensors, .mat, .caffemodel)",
     )
-    p.add_argument("--net", default=None, metavar="NAME", help="published model files: force this architecture")
+    p.add_argument(
+        "--net", default=None, metavar="NAME", help="published model files: force this architecture"
+    )
     p.add_argument("--format", required=True, choices=FORMATS, help="onnx or torchscript")
     p.add_argument("--out", required=True, help="the file to write (e.g. model.onnx, model.pt)")
-    p.add_argument("--scale", type=int, default=None, help="multi-scale checkpoints: the scale to export (default: the main one)")
-    p.add_argument("--size", type=int, nargs=2, default=(24, 32), metavar=("H", "W"), help="LR size the export is traced at (any size runs)")
+    p.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        help="multi-scale checkpoints: the scale to export (default: the main one)",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=(24, 32),
+        metavar=("H", "W"),
+        help="LR size the export is traced at (any size runs)",
+    )
     return p
 
 
 @report_user_errors
-def run(argv: list[str] | None = None) -> dict:
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse ``argv``, export and check the parity; returns what ``export_model`` returned."""
     args = _parser().parse_args(argv)
     model = load_model(args.ckpt, map_location="cpu", net=args.net)
-    if getattr(model, "release_info", None):  # a published model file: say what it was read as
-        print(f"{args.ckpt}: {model.release_info['name']}", file=sys.stderr)
+    release = getattr(model, "release_info", None)
+    if release:  # a published model file: say what it was read as
+        print(f"{args.ckpt}: {release['name']}", file=sys.stderr)
     h, w = args.size
-    result = export_model(model, args.format, args.out, args.scale, example_size=(h, w), check_size=(h + 5, w - 3 if w > 8 else w + 3))
+    result = export_model(
+        model,
+        args.format,
+        args.out,
+        args.scale,
+        example_size=(h, w),
+        check_size=(h + 5, w - 3 if w > 8 else w + 3),
+    )
     diff = result["max_abs_diff"]
     ch, cw = result["check_size"]
     if not diff <= PARITY_TOL:
         Path(args.out).unlink(missing_ok=True)
         raise SRLabError(
-            f"the {args.format} export differs from PyTorch by {diff:.3g} (> {PARITY_TOL:g}) on a {cw}x{ch} input; nothing written"
+            f"the {args.format} export differs from PyTorch by {diff:.3g} (> {PARITY_TOL:g}) "
+            f"on a {cw}x{ch} input; nothing written"
         )
     print(
         f"wrote {result['path']} ({args.format}, x{result['scale']}, RGB in/out, dynamic H and W); "
@@ -60,6 +87,7 @@ def run(argv: list[str] | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``srlab-export``: :func:`run` (user errors as one line and exit status 2)."""
     run(argv)
 
 

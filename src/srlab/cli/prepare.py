@@ -13,27 +13,30 @@ interrupt: run the same command again to resume; unreadable images are reported 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
+from ..data.catalog import TRAINING_SOURCES, training_source
 from ..data.prepare import prepare_subimages
-from ..data.sources import DF2K, DIV2K, Flickr2K, ImageFolder, Waterloo
 from ..errors import SRLabError
 from .common import report_user_errors
 
 __all__ = ["main", "run", "build_source"]
 
-SOURCES = ("folder", "div2k", "flickr2k", "df2k", "waterloo")
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="srlab-prepare", description=__doc__.split("\n\n")[0])
-    p.add_argument("--source", choices=SOURCES, default="folder",
-                   help="data set layout (see the README's Data sets); folder: --hr-dir [--lr-dir]")
+    p.add_argument(
+        "--source",
+        choices=TRAINING_SOURCES,
+        default="folder",
+        help="data set layout (see the README's Data sets); folder: --hr-dir [--lr-dir]",
+    )
     p.add_argument("--data-dir", default="data", help="folder holding DIV2K/, Flickr2K/, Waterloo/")
     p.add_argument("--hr-dir", help="HR folder (--source folder)")
     p.add_argument("--lr-dir", help="LR folder (--source folder); {scale} is replaced by the scale")
-    p.add_argument("--lr", default="auto", help="provided LR track: auto | bicubic | unknown | none")
+    p.add_argument(
+        "--lr", default="auto", help="provided LR track: auto | bicubic | unknown | none"
+    )
     p.add_argument("--out", required=True, help="prepared folder (an existing one is resumed)")
     p.add_argument("--scales", type=int, nargs="+", default=[2])
     p.add_argument("--crop", type=int, default=480, help="sub-image side in HR pixels")
@@ -43,35 +46,36 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def build_source(args: argparse.Namespace) -> Any:
+    """The source the arguments name (:func:`srlab.data.catalog.training_source`)."""
+    if args.source == "folder" and not args.hr_dir:
+        raise SRLabError("--source folder needs --hr-dir")
     lr = None if args.lr in ("none", "null") else args.lr
-    root = Path(args.data_dir)
-    if args.source == "folder":
-        if not args.hr_dir:
-            raise SRLabError("--source folder needs --hr-dir")
-        return ImageFolder(args.hr_dir, args.lr_dir)
-    if args.source == "div2k":
-        return DIV2K(root / "DIV2K", "train", lr)
-    if args.source == "flickr2k":
-        return Flickr2K(root / "Flickr2K", lr)
-    if args.source == "df2k":
-        return DF2K(root / "DIV2K", root / "Flickr2K", lr)
-    return Waterloo(root / "Waterloo")
+    return training_source(args.source, args.data_dir, args.hr_dir, args.lr_dir, lr)
 
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse ``argv`` and prepare the sub-images; returns the prepared folder's index."""
     args = _parser().parse_args(argv)
     try:
-        index = prepare_subimages(build_source(args), args.out, args.scales, args.crop, args.step, not args.no_progress)
+        index = prepare_subimages(
+            build_source(args), args.out, args.scales, args.crop, args.step, not args.no_progress
+        )
     except KeyboardInterrupt:
-        print(f"srlab-prepare: interrupted; finished images are kept, run the same command to resume ({args.out})")
+        print(
+            "srlab-prepare: interrupted; finished images are kept, "
+            f"run the same command to resume ({args.out})"
+        )
         raise
-    print(f"{index['subimages']} sub-images of {len(index['images'])} images in {args.out}"
-          + (f"; {len(index['skipped'])} skipped (see index.json)" if index["skipped"] else ""))
+    print(
+        f"{index['subimages']} sub-images of {len(index['images'])} images in {args.out}"
+        + (f"; {len(index['skipped'])} skipped (see index.json)" if index["skipped"] else "")
+    )
     return index
 
 
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
+    """``srlab-prepare``: :func:`run`, user errors as one line and exit status 2."""
     run(argv)
 
 

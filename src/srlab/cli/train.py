@@ -9,15 +9,16 @@ from typing import Any
 import hydra
 import pytorch_lightning as pl
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 from omegaconf.errors import InterpolationToMissingValueError
 from pytorch_lightning.callbacks import LearningRateMonitor
 
 from ..callbacks.distributed import rank_failures
 from ..errors import SRLabError
 from ..models.checkpoint import load_net_weights, safe_fit
+from ..models.training import fit_disc_to_patches, resolve_ddp_strategy
 from ..speed import resolve_precision
-from .common import CONF_DIR, report_user_errors
+from .common import CONF_DIR, plain_dict, report_user_errors
 from .dashboard import add_wandb_tags, finish_wandb, log_summary, protocol_tags
 from .dashboard import run_info as _run_info  # protocol, params, MACs per 1280x720 HR output
 
@@ -44,18 +45,20 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
         ) from None
     if init_from:
         loaded, skipped = load_net_weights(net, init_from, release_net=cfg.get("init_from_net"))
-        log.info("initialised %d tensors from %s (%d skipped)", len(loaded), init_from, len(skipped))
+        log.info(
+            "initialised %d tensors from %s (%d skipped)", len(loaded), init_from, len(skipped)
+        )
     loss = instantiate(cfg.loss) if cfg.get("loss") else None
-    net_spec = OmegaConf.to_container(cfg.model.net, resolve=True)
-    module_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    net_spec = plain_dict(cfg.model.net)
+    module_cfg = plain_dict(cfg.model)
     module_cfg.pop("net")
     extra: dict[str, Any] = {}
     disc_spec = module_cfg.pop("disc", None)
     if disc_spec is not None:  # model=gan: the discriminator, sized to the HR training patches
-        disc_spec = _fit_disc_to_patches(disc_spec, cfg.data, int(net.scale))
+        disc_spec = fit_disc_to_patches(disc_spec, cfg.data, int(net.scale))
         try:
             disc = instantiate(disc_spec)
-        except Exception as e:  # noqa: BLE001 - a bad discriminator argument is a config error
+        except Exception as e:  # a bad discriminator argument is a config error
             if isinstance(e.__cause__, ValueError):
                 raise SRLabError(f"model.disc: {e.__cause__}") from None
             raise
@@ -63,25 +66,11 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
     target = get_class(module_cfg.pop("_target_"))
     # optimizer/scheduler factories (``_partial_``) are built here; the built net and loss are
     # passed directly (Hydra would try to convert modules passed as instantiate kwargs)
-    kwargs = {k: instantiate(v) if isinstance(v, dict) and "_target_" in v else v for k, v in module_cfg.items()}
+    kwargs = {
+        k: instantiate(v) if isinstance(v, dict) and "_target_" in v else v
+        for k, v in module_cfg.items()
+    }
     return target(net=net, loss=loss, net_spec=net_spec, **extra, **kwargs)
-
-
-def _fit_disc_to_patches(spec: dict[str, Any], data: DictConfig, scale: int) -> dict[str, Any]:
-    """A discriminator's dense head fixes its input size: ``input_size: null`` becomes the HR
-    patch side of the training data; an explicit size that differs is a config error."""
-    hr = data.get("hr_patch_size") or (data.get("patch_size") or 0) * scale
-    size = spec.get("input_size")
-    if size is None:
-        if not hr:
-            raise SRLabError("model.disc.input_size is null and the data config gives no patch size to take it from")
-        spec = {**spec, "input_size": int(hr)}
-    elif hr and int(size) != int(hr):
-        raise SRLabError(
-            f"the discriminator expects {size}x{size} inputs (model.disc.input_size={size}) but the HR "
-            f"training patches are {hr}x{hr} (data.patch_size * scale); leave input_size null or make them equal"
-        )
-    return spec
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
@@ -105,11 +94,13 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     _allow_unused_heads_under_ddp(cfg, model)
     if "precision" in cfg.trainer:  # trainer.precision=auto: bf16/fp16 on a GPU, float32 on a CPU
         with open_dict(cfg):
-            cfg.trainer.precision = resolve_precision(cfg.trainer.precision, cfg.trainer.get("accelerator"))
+            cfg.trainer.precision = resolve_precision(
+                cfg.trainer.precision, cfg.trainer.get("accelerator")
+            )
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     run_info = _run_info(model, macs=bool(loggers))
     for lg in loggers:
-        lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), **run_info})
+        lg.log_hyperparams({**plain_dict(cfg), **run_info})
     log_summary(loggers, run_info)  # W&B: model size and protocol as run-table columns
     # resume: the checkpoint is read safely (weights only, network description checked) first
     # DDP: a failed rank ends every rank with one line naming it (srlab.callbacks.distributed)
@@ -123,32 +114,39 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
     if best and trainer.is_global_zero:  # DDP: said once, not by every rank
-        log.info("best checkpoint (val/psnr %.3f): %s", float(ckpt_cb.best_model_score or 0.0), best)
+        score = getattr(ckpt_cb, "best_model_score", None)
+        log.info("best checkpoint (val/psnr %.3f): %s", float(score or 0.0), best)
         print(f"best checkpoint: {best}")
     finish_wandb(loggers)  # the next run of an in-process multirun gets its own W&B run
-    objects = dict(cfg=cfg, datamodule=datamodule, model=model, trainer=trainer, callbacks=callbacks, loggers=loggers)
+    objects = dict(
+        cfg=cfg,
+        datamodule=datamodule,
+        model=model,
+        trainer=trainer,
+        callbacks=callbacks,
+        loggers=loggers,
+    )
     return metrics, objects
 
 
 def _allow_unused_heads_under_ddp(cfg: DictConfig, model: pl.LightningModule) -> None:
-    """Multi-scale networks (MDSR, CARN, ...) use one scale's head and upsampler per step, so DDP
-    must accept parameters without a gradient: ``trainer=ddp``/``ddp_cpu`` get
-    ``find_unused_parameters`` for them (left alone when the config sets it)."""
-    # (and GANs: the generator's and the discriminator's steps each leave the other without gradients)
-    if not getattr(model, "ddp_find_unused_parameters", getattr(model, "multi_scale", False)):
-        return
+    """Set DDP's ``find_unused_parameters`` in ``cfg.trainer.strategy`` where ``model`` needs it.
+
+    Models that leave parameters without a gradient in a step need it
+    (:func:`srlab.models.training.resolve_ddp_strategy`).
+    """
     strategy = cfg.trainer.get("strategy")
-    with open_dict(cfg):
-        if strategy == "ddp":
-            cfg.trainer.strategy = "ddp_find_unused_parameters_true"
-        elif isinstance(strategy, DictConfig) and str(strategy.get("_target_", "")).endswith("DDPStrategy"):
-            if strategy.get("find_unused_parameters") is None:
-                strategy.find_unused_parameters = True
+    resolved = resolve_ddp_strategy(strategy, model)
+    if resolved is not strategy:
+        with open_dict(cfg):
+            cfg.trainer.strategy = resolved
 
 
 def _group_multirun_in_wandb(cfg: DictConfig) -> None:
-    """W&B: the runs of one multirun share a group (the sweep folder's name) unless
-    ``logger.wandb.group`` is set, so that they appear together."""
+    """W&B: the runs of one multirun share a group (the sweep folder's name).
+
+    So they appear together, unless ``logger.wandb.group`` is set.
+    """
     wandb_cfg = (cfg.get("logger") or {}).get("wandb")
     if not wandb_cfg or wandb_cfg.get("group") is not None:
         return
@@ -170,6 +168,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
+    """``srlab-train``: the Hydra command line around :func:`train`."""
     _hydra_main()
 
 

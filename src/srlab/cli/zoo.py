@@ -22,11 +22,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from ..macs import OUT_H, OUT_W, count_net
 from ..macs import UnsupportedScale as _Unsupported
-from .common import CONF_DIR
+from .common import CONF_DIR, plain_dict
 
 __all__ = ["count_net", "zoo", "zoo_markdown", "main"]  # count_net: from srlab.macs
 
@@ -34,7 +34,7 @@ __all__ = ["count_net", "zoo", "zoo_markdown", "main"]  # count_net: from srlab.
 def _spec(raw: Any, scale: int) -> dict[str, Any]:
     """The net config with ``${data.scale}`` (the only interpolation net configs use) = scale."""
     root = OmegaConf.create({"data": {"scale": scale}, "net": raw})
-    spec = OmegaConf.to_container(root.net, resolve=True)
+    spec = plain_dict(root.net)
     spec.pop("defaults", None)
     return spec
 
@@ -45,10 +45,15 @@ def _short_error(e: BaseException) -> str:
 
 
 def zoo(
-    conf_dir: str | Path | None = None, scales: tuple[int, ...] = (2, 3, 4), names: list[str] | None = None
+    conf_dir: str | Path | None = None,
+    scales: tuple[int, ...] = (2, 3, 4),
+    names: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """``{config: {"<scale>": {"params", "macs"}, ...}}`` (or ``{"error": ...}``) for every config
-    under ``<conf_dir>/model/net``, in name order."""
+    """Parameters and MACs of every network config under ``<conf_dir>/model/net``, by name.
+
+    Returns:
+        ``{config: {"<scale>": {"params", "macs"}, ...}}`` (or ``{"error": ...}``), in name order.
+    """
     net_dir = Path(conf_dir or CONF_DIR) / "model" / "net"
     paths = sorted(net_dir.glob("*.yaml"))
     if names:
@@ -59,7 +64,7 @@ def zoo(
         errors: list[str] = []
         try:
             raw = OmegaConf.load(path)
-            target = str(raw.get("_target_", ""))
+            target = str(raw.get("_target_", "")) if isinstance(raw, DictConfig) else ""
         except Exception as e:  # noqa: BLE001 - a broken config is a row, not a crash
             table[path.stem] = {"error": _short_error(e)}
             continue
@@ -93,19 +98,25 @@ def zoo_markdown(table: dict[str, dict[str, Any]], scales: tuple[int, ...] = (2,
     # parity); a network that cannot be exported is listed in srlab.export.EXPORT_LIMITS
     from ..export import EXPORT_LIMITS
 
-    head = "| config | network | params | " + " | ".join(f"MACs x{s}" for s in scales) + " | export |"
+    head = (
+        "| config | network | params | " + " | ".join(f"MACs x{s}" for s in scales) + " | export |"
+    )
     lines = [head, "|---|---|---:|" + "---:|" * len(scales) + "---|"]
     for name, row in table.items():
         target = row.get("_target_", "").rsplit(".", 1)[-1]
         if "error" in row:
-            lines.append(f"| {name} | {target} | error: {row['error']} |" + " |" * (len(scales) + 1))
+            lines.append(
+                f"| {name} | {target} | error: {row['error']} |" + " |" * (len(scales) + 1)
+            )
             continue
         counted = [row[str(s)] for s in scales if str(s) in row]
         params = sorted({c["params"] for c in counted})
         p = (
             _fmt(params[0], "")
             if len(params) == 1
-            else " / ".join(_fmt(row[str(s)]["params"], "") if str(s) in row else "-" for s in scales)
+            else " / ".join(
+                _fmt(row[str(s)]["params"], "") if str(s) in row else "-" for s in scales
+            )
         )
         macs = [_fmt(row[str(s)]["macs"], "") if str(s) in row else "-" for s in scales]
         export = EXPORT_LIMITS.get(target, "ONNX, TorchScript")
@@ -123,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``srlab-zoo``: print the table (Markdown, or JSON with ``--json``)."""
     args = _parser().parse_args(argv)
     scales = tuple(args.scales)
     table = zoo(args.conf_dir, scales, args.nets)

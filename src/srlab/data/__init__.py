@@ -1,5 +1,6 @@
 """Data: image I/O, degradations (pure functions), sources, datasets and the DataModule."""
 
+from .catalog import build_test_source, parse_test_sets, training_source
 from .datamodule import SRDataModule, sample_datamodule
 from .datasets import (
     DegradedPatchDataset,
@@ -17,8 +18,15 @@ from .degradation import (
     jpeg,
     mod_crop,
 )
-from .imresize import imresize
-from .io import list_images, read_image, write_image
+from .io import (
+    ImageInfo,
+    collect_images,
+    list_images,
+    read_image,
+    read_image_full_depth,
+    write_image,
+    write_image_like,
+)
 from .prepare import PreparedPatches, prepare_subimages
 from .sources import (
     BENCHMARK_SETS,
@@ -46,10 +54,16 @@ __all__ = [
     "IntensityJitter",
     "bicubic_downscale",
     "mod_crop",
-    "imresize",
     "list_images",
     "read_image",
     "write_image",
+    "collect_images",
+    "ImageInfo",
+    "read_image_full_depth",
+    "write_image_like",
+    "parse_test_sets",
+    "build_test_source",
+    "training_source",
     "ImageFolder",
     "ImageRecord",
     "SampleImages",

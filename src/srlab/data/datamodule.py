@@ -9,6 +9,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
+from typing_extensions import override
 
 from ..errors import SRLabError
 from .datasets import (
@@ -45,7 +46,9 @@ def _as_scales(scale: Any) -> tuple[int, ...]:
     values = list(scale) if isinstance(scale, Sequence) and not isinstance(scale, str) else [scale]
     out = []
     for s in values:
-        if isinstance(s, bool) or not isinstance(s, int) and not (isinstance(s, float) and s.is_integer()):
+        if isinstance(s, bool) or (
+            not isinstance(s, int) and not (isinstance(s, float) and s.is_integer())
+        ):
             raise SRLabError(f"data.scale must be an integer or a list of integers, got {scale!r}")
         if int(s) < 1:
             raise SRLabError(f"data.scale must be positive, got {scale!r}")
@@ -92,14 +95,17 @@ def _as_degradation(d: Any) -> Degradation | None:
 
 
 def _as_intensity(d: Any) -> IntensityJitter | None:
-    """``data.intensity``: ``None``, an :class:`IntensityJitter`, or ``{p: ..., contrast: [lo, hi]}``."""
+    """``data.intensity``: ``None``, an :class:`IntensityJitter` or ``{p, contrast: [lo, hi]}``."""
     if d is None or isinstance(d, IntensityJitter):
         return d
     if isinstance(d, Mapping):
         unknown = set(d) - {"p", "contrast", "quantize"}
         if unknown:
-            raise SRLabError(f"data.intensity takes p, contrast and quantize, not {sorted(unknown)}")
-        return IntensityJitter(**{k: (list(v) if k == "contrast" else v) for k, v in d.items()})
+            raise SRLabError(
+                f"data.intensity takes p, contrast and quantize, not {sorted(unknown)}"
+            )
+        kwargs: dict[str, Any] = {k: (list(v) if k == "contrast" else v) for k, v in d.items()}
+        return IntensityJitter(**kwargs)
     raise SRLabError(f"data.intensity must be {{p: 0.5, contrast: [0.1, 1.0]}} or null, got {d!r}")
 
 
@@ -109,13 +115,14 @@ class SRDataModule(pl.LightningDataModule):
     Every HR image is decoded once, mod-cropped to the scale and degraded once (the bicubic
     degradation is deterministic), and the uint8 pairs stay in memory; training draws random
     aligned patches with flips/rotations, validation and test use whole images. Every batch is
-    a dict ``{"lr", "hr", "name", "scale"}``.
+    a dict ``{"lr", "hr", "name", "scale"}``; validation and test batches also carry
+    ``"file_channels"`` (1 for a grey HR file, which the protocol's grey rule scores apart).
 
     Multi-scale training: with a list of scales (``data.scale=[2,3,4]``, for networks that
     serve several scales, see :mod:`srlab.archs.base`) each training batch holds patches of
     **one** scale drawn at random per batch (``batch["scale"]``; seeded by the run's seed, the
-    same on every DDP rank and after a mid-epoch resume: :mod:`srlab.data.sampling`); the LR patch side
-    ``patch_size`` is the same for every scale (EDSR/MDSR/CARN), or with ``hr_patch_size`` the
+    same on every DDP rank and after a mid-epoch resume: :mod:`srlab.data.sampling`); the LR patch
+    side ``patch_size`` is the same for every scale (EDSR/MDSR/CARN), or with ``hr_patch_size`` the
     LR side is ``hr_patch_size // scale`` per scale (the HR patch rounded down to a multiple of
     the scale, e.g. VDSR's 41: 40/39/40 at x2/x3/x4). Validation and test get one loader per
     scale (in the order of ``data.scale``); ``scale`` is then the first (main) scale. A
@@ -168,8 +175,8 @@ class SRDataModule(pl.LightningDataModule):
         self.intensity = _as_intensity(intensity)
         if self.intensity is not None and (degradation is not None or prepared_dir is not None):
             raise SRLabError(
-                "data.intensity jitters bicubic LR/HR pairs; it cannot be combined with data.degradation "
-                "or data.prepared_dir (set one of them to null)"
+                "data.intensity jitters bicubic LR/HR pairs; it cannot be combined with "
+                "data.degradation or data.prepared_dir (set one of them to null)"
             )
         self.degradation = _as_degradation(degradation)
         if self.degradation is not None:
@@ -188,7 +195,10 @@ class SRDataModule(pl.LightningDataModule):
         self.patch_sizes: dict[int, int] = {}
         if hr_patch_size is not None:
             if not multi and hr_patch_size % self.scale:
-                raise SRLabError(f"data.hr_patch_size={hr_patch_size} is not a multiple of the scale {self.scale}")
+                raise SRLabError(
+                    f"data.hr_patch_size={hr_patch_size} "
+                    f"is not a multiple of the scale {self.scale}"
+                )
             self.patch_sizes = {s: hr_patch_size // s for s in self.scales}
             patch_size = self.patch_sizes[self.scale]
         if not patch_size or patch_size < 1:
@@ -219,6 +229,7 @@ class SRDataModule(pl.LightningDataModule):
             self._cache[key] = [prepare_pair(r, scale) for r in source.load(scale)]
         return self._cache[key]
 
+    @override
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
             if self.train_source is None and self.prepared_dir is None:
@@ -230,7 +241,9 @@ class SRDataModule(pl.LightningDataModule):
                 else per_scale[self.scale]
             )
         if stage in (None, "fit", "validate") and not self.val_sets and self.val_source is not None:
-            self.val_sets = {s: WholeImageDataset(self._records(self.val_source, s), s) for s in self.scales}
+            self.val_sets = {
+                s: WholeImageDataset(self._records(self.val_source, s), s) for s in self.scales
+            }
             self.val_set = self.val_sets[self.scale]
         if stage in (None, "test") and not self.test_sets:
             self.test_sets = {
@@ -242,41 +255,70 @@ class SRDataModule(pl.LightningDataModule):
         if self.prepared_dir is not None:
             from .prepare import PreparedPatches
 
-            return PreparedPatches(self.prepared_dir, s, self.patch_sizes[s], self.augment,
-                                   self.samples_per_epoch, self.degradation)
+            return PreparedPatches(
+                self.prepared_dir,
+                s,
+                self.patch_sizes[s],
+                self.augment,
+                self.samples_per_epoch,
+                self.degradation,
+            )
         if self.degradation is not None:
-            hr_only = [ImageRecord(r.name, mod_crop(r.hr, s), None, r.path) for r in self.train_source.load(s)]
-            return DegradedPatchDataset(hr_only, s, self.patch_sizes[s], self.degradation, self.augment,
-                                        self.samples_per_epoch)
-        return PatchDataset(self._records(self.train_source, s), s, self.patch_sizes[s], self.augment,
-                            self.samples_per_epoch, intensity=self.intensity)
+            hr_only = [
+                ImageRecord(r.name, mod_crop(r.hr, s), None, r.path)
+                for r in self.train_source.load(s)
+            ]
+            return DegradedPatchDataset(
+                hr_only,
+                s,
+                self.patch_sizes[s],
+                self.degradation,
+                self.augment,
+                self.samples_per_epoch,
+            )
+        return PatchDataset(
+            self._records(self.train_source, s),
+            s,
+            self.patch_sizes[s],
+            self.augment,
+            self.samples_per_epoch,
+            intensity=self.intensity,
+        )
 
     def _test_items(self) -> list[tuple[str, Any, int]]:
         if not self.multi_scale:
             return [(k, src, self.scale) for k, src in self.test_sources.items()]
         return [(f"{k}/x{s}", src, s) for k, src in self.test_sources.items() for s in self.scales]
 
-    def train_dataloader(self) -> DataLoader:
+    @override
+    def train_dataloader(self) -> DataLoader[Any]:
         # a seeded, rank-sharded, resumable sampler (see srlab.data.sampling): the patch of a
         # sample is a function of (seed, epoch, slot), and with several scales the scale of a
         # batch one of (seed, epoch, batch), whatever the rank or a resume
+        train_set = self.train_set
+        if train_set is None:
+            raise RuntimeError("SRDataModule.train_dataloader() needs setup('fit') first")
         trainer = self.trainer
         world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         seed = self._sample_seed()
-        if world > 1 and "PL_GLOBAL_SEED" not in os.environ:
+        if trainer is not None and world > 1 and "PL_GLOBAL_SEED" not in os.environ:
             # an unseeded DDP run: every rank must shard (and pick each batch's scale) with the
             # same seed, rank 0's (this hook runs on every rank, so the broadcast is safe)
             seed = int(trainer.strategy.broadcast(seed, src=0))
-        self.train_set.seed = seed
-        if isinstance(self.train_set, MultiScalePatchDataset):
+        train_set.seed = seed
+        if isinstance(train_set, MultiScalePatchDataset):
             sampler: SeededPatchSampler = SeededScaleSampler(
-                self.train_set, self.scales, self.batch_size, num_replicas=world, rank=rank,
-                seed=self.train_set.seed,
+                train_set,
+                self.scales,
+                self.batch_size,
+                num_replicas=world,
+                rank=rank,
+                seed=seed,
             )
         else:
-            sampler = SeededPatchSampler(self.train_set, num_replicas=world, rank=rank, seed=self.train_set.seed)
+            sampler = SeededPatchSampler(train_set, num_replicas=world, rank=rank, seed=seed)
         return ResumableDataLoader(
-            self.train_set,
+            train_set,
             sampler=sampler,
             batch_size=self.batch_size,
             num_workers=self.num_workers,
@@ -287,29 +329,36 @@ class SRDataModule(pl.LightningDataModule):
 
     @staticmethod
     def _sample_seed() -> int:
-        """The run's seed (``seed_everything`` exports it; every DDP rank has the same), else a
-        fresh random one (unseeded single-process runs draw different patches every run)."""
+        """The run's seed (``seed_everything`` exports it; every DDP rank has the same).
+
+        Else a fresh random one: unseeded single-process runs draw different patches every run.
+        """
         env = os.environ.get("PL_GLOBAL_SEED")
         return int(env) if env is not None else int(torch.randint(0, 2**31 - 1, ()))
 
-    def val_dataloader(self) -> DataLoader | list:
+    @override
+    def val_dataloader(self) -> DataLoader[Any] | list[DataLoader[Any]]:
         """One loader (single scale), or one per scale in the order of ``data.scale``."""
         if not self.val_sets:
             return []
         loaders = [self._eval_loader(ds) for ds in self.val_sets.values()]
         return loaders if self.multi_scale else loaders[0]
 
-    def test_dataloader(self) -> list[DataLoader]:
+    @override
+    def test_dataloader(self) -> list[DataLoader[Any]]:
         return [self._eval_loader(ds) for ds in self.test_sets.values()]
 
-    def _eval_loader(self, ds: WholeImageDataset) -> DataLoader:
-        """Batch 1 (image sizes differ). Under DDP each rank gets its shard of the images, padded
-        so that every rank runs the same number of steps (:class:`EvalShardSampler`): each image
-        counts once in the metrics and no rank leaves the loop (and its collectives) early."""
+    def _eval_loader(self, ds: WholeImageDataset) -> DataLoader[Any]:
+        """A loader of batch 1 (image sizes differ) over ``ds``, sharded under DDP.
+
+        Each rank gets its shard of the images, padded so that every rank runs the same number
+        of steps (:class:`EvalShardSampler`): each image counts once in the metrics and no rank
+        leaves the loop (and its collectives) early.
+        """
         trainer = self.trainer
-        world = trainer.world_size if trainer is not None else 1
-        if world <= 1:
+        if trainer is None or trainer.world_size <= 1:
             return DataLoader(ds, batch_size=1, num_workers=0)
+        world = trainer.world_size
         sampler = EvalShardSampler(ds, num_replicas=world, rank=trainer.global_rank)
         return DataLoader(PaddedEvalDataset(ds), batch_size=1, num_workers=0, sampler=sampler)
 
@@ -323,4 +372,6 @@ def sample_datamodule(scale: int | Sequence[int] = 3, **kwargs: Any) -> SRDataMo
     """The embedded default data set (scikit-image photos), as ``data=sample`` builds it."""
     from .sources import SAMPLE_TRAIN, SAMPLE_VAL
 
-    return SRDataModule(scale, train=SampleImages(SAMPLE_TRAIN), val=SampleImages(SAMPLE_VAL), **kwargs)
+    return SRDataModule(
+        scale, train=SampleImages(SAMPLE_TRAIN), val=SampleImages(SAMPLE_VAL), **kwargs
+    )

@@ -1,5 +1,7 @@
-"""Datasets yielding named dicts ``{"lr", "hr", "name", "scale"}`` of float32 RGB tensors in
-[0, 1] (``scale`` an int: the HR/LR size ratio of the pair).
+"""Datasets yielding named dicts ``{"lr", "hr", "name", "scale"}``.
+
+``lr`` and ``hr`` are float32 RGB tensors in [0, 1], ``scale`` an int: the HR/LR size ratio of
+the pair.
 
 Multi-scale training (one model for several scales) draws **one scale per batch**, since LR
 patches of different scales do not stack: :class:`MultiScalePatchDataset` is indexed by
@@ -9,13 +11,15 @@ patches of different scales do not stack: :class:`MultiScalePatchDataset` is ind
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.utils.data import BatchSampler, Dataset, Sampler
 
 from ..errors import SRLabError
-from .io import to_float
+from .degradation import Degradation
+from .io import is_grey_file, to_float
 from .sampling import sample_generator
 from .sources import ImageRecord
 
@@ -30,9 +34,13 @@ __all__ = [
 ]
 
 
-def augment_pair(lr: Tensor, hr: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    """The same random horizontal flip, vertical flip and 90-degree rotation on LR and HR
-    (the 8 dihedral transforms, as in EDSR/RCAN training)."""
+def augment_pair(
+    lr: Tensor, hr: Tensor, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
+    """The same random horizontal flip, vertical flip and 90-degree rotation on LR and HR.
+
+    These are the 8 dihedral transforms, as in EDSR/RCAN training.
+    """
     hflip, vflip, rot = torch.randint(0, 2, (3,), generator=generator).tolist()
     if hflip:
         lr, hr = lr.flip(-1), hr.flip(-1)
@@ -44,8 +52,9 @@ def augment_pair(lr: Tensor, hr: Tensor, generator: torch.Generator | None = Non
 
 
 class IntensityJitter:
-    """Random contrast and brightness, the same affine map ``y = c (x - m) + t`` on the LR and
-    HR patch (all channels), re-quantised to 8 bits as stored images are.
+    """Random contrast and brightness: one affine map ``y = c (x - m) + t`` on the LR and HR patch.
+
+    The map acts on all channels and the result is re-quantised to 8 bits, as stored images are.
 
     The pair stays consistent because bicubic downscaling is linear and keeps constants
     (its kernel sums to one): the LR of the mapped HR is the mapped LR, up to 8-bit rounding,
@@ -65,15 +74,22 @@ class IntensityJitter:
         quantize: round the result to 8 bits.
     """
 
-    def __init__(self, p: float = 0.5, contrast: Sequence[float] = (0.1, 1.0), quantize: bool = True) -> None:
+    def __init__(
+        self, p: float = 0.5, contrast: Sequence[float] = (0.1, 1.0), quantize: bool = True
+    ) -> None:
         lo, hi = (float(c) for c in contrast)
         if not (0.0 < lo <= hi <= 1.0):
-            raise SRLabError(f"data.intensity.contrast must be a range within (0, 1], got {list(contrast)}")
+            raise SRLabError(
+                f"data.intensity.contrast must be a range within (0, 1], got {list(contrast)}"
+            )
         if not 0.0 <= p <= 1.0:
             raise SRLabError(f"data.intensity.p must be a probability, got {p}")
         self.p, self.contrast, self.quantize = float(p), (lo, hi), bool(quantize)
 
-    def __call__(self, lr: Tensor, hr: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    def __call__(
+        self, lr: Tensor, hr: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Jitter the pair ``(lr, hr)`` with probability ``p``; returns the new (or same) pair."""
         u = torch.rand(3, generator=generator).tolist()
         if u[0] >= self.p:
             return lr, hr
@@ -92,10 +108,22 @@ class IntensityJitter:
         return out[0], out[1]
 
     def __repr__(self) -> str:
-        return f"IntensityJitter(p={self.p}, contrast={list(self.contrast)}, quantize={self.quantize})"
+        return (
+            f"IntensityJitter(p={self.p}, contrast={list(self.contrast)}, quantize={self.quantize})"
+        )
 
 
-class PatchDataset(Dataset):
+def _lr_of(rec: ImageRecord) -> Tensor:
+    """The LR image of a prepared pair (see :func:`srlab.data.sources.prepare_pair`)."""
+    if rec.lr is None:
+        raise SRLabError(
+            f"image {rec.path or rec.name} has no LR image: the datasets take prepared pairs "
+            "(srlab.data.sources.prepare_pair)"
+        )
+    return rec.lr
+
+
+class PatchDataset(Dataset[dict[str, Any]]):
     """Random aligned LR/HR patches from whole prepared image pairs.
 
     Args:
@@ -110,8 +138,14 @@ class PatchDataset(Dataset):
     """
 
     def __init__(
-        self, records: list[ImageRecord], scale: int, patch_size: int, augment: bool = True, length: int = 1000,
-        seed: int | None = None, intensity: IntensityJitter | None = None,
+        self,
+        records: list[ImageRecord],
+        scale: int,
+        patch_size: int,
+        augment: bool = True,
+        length: int = 1000,
+        seed: int | None = None,
+        intensity: IntensityJitter | None = None,
     ) -> None:
         if not records:
             raise SRLabError("the training set is empty")
@@ -127,30 +161,32 @@ class PatchDataset(Dataset):
 
     @staticmethod
     def _check_size(r: ImageRecord, scale: int, patch_size: int) -> None:
-        h, w = r.lr.shape[-2:]
+        h, w = _lr_of(r).shape[-2:]
         if h < patch_size or w < patch_size:
+            hr_side = patch_size * scale
             raise SRLabError(
                 f"image {r.path or r.name} is too small for the patch: its LR is {w}x{h}, "
-                f"the LR patch is {patch_size}x{patch_size} (HR {patch_size * scale}x{patch_size * scale})"
+                f"the LR patch is {patch_size}x{patch_size} (HR {hr_side}x{hr_side})"
             )
 
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int) -> dict[str, Any]:
         rec = self.records[index % len(self.records)]
         p, s = self.patch_size, self.scale
-        h, w = rec.lr.shape[-2:]
+        rec_lr = _lr_of(rec)
+        h, w = rec_lr.shape[-2:]
         g = None if self.seed is None else sample_generator(self.seed, index)
         i = int(torch.randint(0, h - p + 1, (), generator=g))
         j = int(torch.randint(0, w - p + 1, (), generator=g))
-        lr = rec.lr[:, i : i + p, j : j + p]
+        lr = rec_lr[:, i : i + p, j : j + p]
         hr = rec.hr[:, i * s : (i + p) * s, j * s : (j + p) * s]
         if self.augment:
             lr, hr = augment_pair(lr, hr, generator=g)
         return self._item(lr, hr, rec.name, g)
 
-    def _item(self, lr: Tensor, hr: Tensor, name: str, g: torch.Generator | None) -> dict:
+    def _item(self, lr: Tensor, hr: Tensor, name: str, g: torch.Generator | None) -> dict[str, Any]:
         lr, hr = to_float(lr.contiguous()), to_float(hr.contiguous())
         if self.intensity is not None:
             lr, hr = self.intensity(lr, hr, generator=g)
@@ -158,14 +194,15 @@ class PatchDataset(Dataset):
 
 
 class DegradedPatchDataset(PatchDataset):
-    """Random patches whose LR is made on the fly by a :class:`~srlab.data.degradation.Degradation`
-    (HR patch -> blur -> MATLAB bicubic -> noise -> JPEG -> LR patch, LR exactly ``patch_size``).
+    """Random patches whose LR is made on the fly by a :class:`~srlab.data.degradation.Degradation`.
 
-    The HR patch is cut with a margin of ``margin`` LR pixels (more when the largest blur
-    kernel needs it) on every side where the image allows, degraded, and the margin cut away again, so the blur and bicubic kernels see real
-    pixels instead of padding. Each sample draws its own seed from torch's global generator
-    (or, with ``seed`` set, from ``sample_generator(seed, index)``), so a run is reproducible;
-    ``last_params`` holds the parameters of the latest sample (for logging).
+    HR patch -> blur -> MATLAB bicubic -> noise -> JPEG -> LR patch, the LR exactly
+    ``patch_size``. The HR patch is cut with a margin of ``margin`` LR pixels (more when the
+    largest blur kernel needs it) on every side where the image allows, degraded, and the margin
+    cut away again, so the blur and bicubic kernels see real pixels instead of padding. Each
+    sample draws its own seed from torch's global generator (or, with ``seed`` set, from
+    ``sample_generator(seed, index)``), so a run is reproducible; ``last_params`` holds the
+    parameters of the latest sample (for logging).
 
     Args:
         records: mod-cropped HR images (their ``lr`` is ignored).
@@ -174,14 +211,22 @@ class DegradedPatchDataset(PatchDataset):
         margin: context in LR pixels around the patch.
     """
 
-    def __init__(self, records: list[ImageRecord], scale: int, patch_size: int, degradation,
-                 augment: bool = True, length: int = 1000, margin: int = 4) -> None:
+    def __init__(
+        self,
+        records: list[ImageRecord],
+        scale: int,
+        patch_size: int,
+        degradation: Degradation,
+        augment: bool = True,
+        length: int = 1000,
+        margin: int = 4,
+    ) -> None:
         # seed: set by the datamodule (seeded, resumable sampling); no IntensityJitter, which is
         # exact for bicubic pairs only (not noise/JPEG)
         super().__init__(records, scale, patch_size, augment, length)
         self.degradation = degradation
         self.margin = margin
-        self.last_params: dict | None = None
+        self.last_params: dict[str, Any] | None = None
 
     @staticmethod
     def _check_size(r: ImageRecord, scale: int, patch_size: int) -> None:
@@ -192,10 +237,11 @@ class DegradedPatchDataset(PatchDataset):
                 f"{patch_size * scale}x{patch_size * scale} (LR patch {patch_size} at x{scale})"
             )
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int) -> dict[str, Any]:
         rec = self.records[index % len(self.records)]
         p, s = self.patch_size, self.scale
-        m = max(self.margin, -(-self.degradation.hr_support // s) + 2)  # blur radius + bicubic support
+        # the blur radius + the bicubic support
+        m = max(self.margin, -(-self.degradation.hr_support // s) + 2)
         h, w = rec.hr.shape[-2] // s, rec.hr.shape[-1] // s
         g = None if self.seed is None else sample_generator(self.seed, index)
         i = int(torch.randint(0, h - p + 1, (), generator=g))
@@ -212,8 +258,12 @@ class DegradedPatchDataset(PatchDataset):
         return self._item(lr, hr, rec.name, g)
 
 
-class WholeImageDataset(Dataset):
+class WholeImageDataset(Dataset[dict[str, Any]]):
     """Whole prepared image pairs (validation and test).
+
+    An item is ``{"lr", "hr", "name", "scale", "file_channels"}``: ``file_channels`` is the
+    channel count of the HR file (1 for a grey file such as Set14's ``bridge.bmp``, whose
+    tensors are replicated to RGB; 3 otherwise), which the SR protocol's grey-file rule reads.
 
     Args:
         records: prepared pairs.
@@ -225,18 +275,26 @@ class WholeImageDataset(Dataset):
             raise SRLabError("the evaluation set is empty")
         self.records = records
         if scale is None:
-            scale = records[0].hr.shape[-1] // records[0].lr.shape[-1]
+            scale = records[0].hr.shape[-1] // _lr_of(records[0]).shape[-1]
         self.scale = int(scale)
+        # the file header, read once (an image without a file, e.g. skimage's, is colour)
+        self.file_channels = [1 if r.path and is_grey_file(r.path) else 3 for r in records]
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int) -> dict[str, Any]:
         r = self.records[index]
-        return {"lr": to_float(r.lr), "hr": to_float(r.hr), "name": r.name, "scale": self.scale}
+        return {
+            "lr": to_float(_lr_of(r)),
+            "hr": to_float(r.hr),
+            "name": r.name,
+            "scale": self.scale,
+            "file_channels": self.file_channels[index],
+        }
 
 
-class MultiScalePatchDataset(Dataset):
+class MultiScalePatchDataset(Dataset[dict[str, Any]]):
     """Patch datasets of several scales behind one index ``(scale, i)``.
 
     ``len()`` is the epoch budget (``length``), shared by all scales. Load it with a
@@ -271,19 +329,20 @@ class MultiScalePatchDataset(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: tuple[int, int]) -> dict:
+    def __getitem__(self, index: tuple[int, int]) -> dict[str, Any]:
         if not isinstance(index, tuple):
             raise TypeError(
-                "MultiScalePatchDataset is indexed by (scale, i): load it with a SeededScaleSampler "
-                "or a ScaleBatchSampler"
+                "MultiScalePatchDataset is indexed by (scale, i): "
+                "load it with a SeededScaleSampler or a ScaleBatchSampler"
             )
         scale, i = index
         return self.datasets[scale][i]
 
 
 class ScaleBatchSampler(BatchSampler):
-    """Batches of ``(scale, i)`` indices with **one** random scale per batch (uniform over
-    ``scales``), as MDSR, CARN and VDSR train.
+    """Batches of ``(scale, i)`` indices, **one** random scale per batch (MDSR, CARN, VDSR).
+
+    The scale is drawn uniformly from ``scales``.
 
     Args:
         sampler: yields the integer indices ``i``.

@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..core.imresize import imresize
 from ..errors import SRLabError
-from .imresize import imresize
 
 __all__ = [
     "mod_crop",
@@ -67,7 +67,9 @@ def bicubic_downscale(hr: Tensor, scale: int, quantize: bool = True) -> Tensor:
     return lr
 
 
-def gaussian_kernel(sigma_x: float, sigma_y: float | None = None, theta: float = 0.0, size: int | None = None) -> Tensor:
+def gaussian_kernel(
+    sigma_x: float, sigma_y: float | None = None, theta: float = 0.0, size: int | None = None
+) -> Tensor:
     """A normalised 2-D Gaussian kernel ``(size, size)``, float32.
 
     Isotropic when ``sigma_y`` is ``None`` (kornia's ``get_gaussian_kernel2d``); anisotropic with
@@ -76,6 +78,9 @@ def gaussian_kernel(sigma_x: float, sigma_y: float | None = None, theta: float =
     axis-aligned anisotropic kernels, so the rotated one is written here).
 
     Args:
+        sigma_x: standard deviation in pixels (along the rotated x axis when anisotropic).
+        sigma_y: standard deviation along the rotated y axis; ``None``: isotropic.
+        theta: rotation of the axes in radians (anisotropic kernels only).
         size: odd side; default ``2 * ceil(3 * max sigma) + 1``.
     """
     sy = sigma_x if sigma_y is None else sigma_y
@@ -101,8 +106,10 @@ def gaussian_kernel(sigma_x: float, sigma_y: float | None = None, theta: float =
 
 
 def blur(x: Tensor, kernel: Tensor) -> Tensor:
-    """Convolve float image(s) ``(C, H, W)`` / ``(B, C, H, W)`` with a 2-D kernel (reflect
-    padding, same size out; kornia's ``filter2d``)."""
+    """Convolve float image(s) ``(C, H, W)`` / ``(B, C, H, W)`` with a 2-D kernel.
+
+    Reflect padding, the output the size of the input (kornia's ``filter2d``).
+    """
     from kornia.filters import filter2d
 
     squeeze = x.dim() == 3
@@ -111,20 +118,24 @@ def blur(x: Tensor, kernel: Tensor) -> Tensor:
 
 
 def add_noise(x: Tensor, sigma: float, generator: torch.Generator | None = None) -> Tensor:
-    """Additive white Gaussian noise of standard deviation ``sigma`` in 8-bit units (sigma=25
-    means 25/255 on [0, 1] images); clamped to [0, 1]."""
+    """Additive white Gaussian noise of standard deviation ``sigma`` in 8-bit units.
+
+    ``sigma=25`` means 25/255 on [0, 1] images; the result is clamped to [0, 1].
+    """
     if sigma <= 0:
         return x
     n = torch.randn(x.shape, generator=generator, dtype=torch.float32).to(x)
     return (x + n * (sigma / 255.0)).clamp(0, 1)
 
 
-def jpeg(x: Tensor, quality: int) -> Tensor:
-    """JPEG-compress and decode float RGB image(s) in [0, 1] at ``quality`` (1-100), with
-    torchvision's libjpeg (``encode_jpeg`` / ``decode_jpeg``)."""
+def jpeg(x: Tensor, quality: float) -> Tensor:
+    """JPEG-compress and decode float RGB image(s) in [0, 1] at ``quality`` (1-100, rounded).
+
+    Uses torchvision's libjpeg (``encode_jpeg`` / ``decode_jpeg``).
+    """
     from torchvision.io import decode_jpeg, encode_jpeg
 
-    q = int(round(quality))
+    q = round(quality)
     if not 1 <= q <= 100:
         raise SRLabError(f"JPEG quality must lie in 1..100, got {quality}")
     squeeze = x.dim() == 3
@@ -138,7 +149,11 @@ def jpeg(x: Tensor, quality: int) -> Tensor:
 #: step name -> its parameters (each a number or a ``[lo, hi]`` range drawn per sample)
 DEGRADATION_STEPS: dict[str, tuple[str, ...]] = {
     "blur": ("sigma",),  # isotropic Gaussian blur on HR
-    "aniso_blur": ("sigma_x", "sigma_y", "theta"),  # anisotropic Gaussian blur on HR (theta radians)
+    "aniso_blur": (
+        "sigma_x",
+        "sigma_y",
+        "theta",
+    ),  # anisotropic Gaussian blur on HR (theta radians)
     "bicubic": (),  # MATLAB-exact bicubic downscale by the scale (always exactly once)
     "noise": ("sigma",),  # additive Gaussian noise, 8-bit units
     "jpeg": ("quality",),  # JPEG compression quality
@@ -196,7 +211,9 @@ class Degradation:
             else:
                 raise SRLabError(f"a degradation step is {{name: {{params}}}}, got {st!r}")
             if name not in DEGRADATION_STEPS:
-                raise SRLabError(f"unknown degradation step {name!r}; known: {', '.join(DEGRADATION_STEPS)}")
+                raise SRLabError(
+                    f"unknown degradation step {name!r}; known: {', '.join(DEGRADATION_STEPS)}"
+                )
             allowed = DEGRADATION_STEPS[name]
             unknown = set(params) - set(allowed) - {"size"}
             missing = set(allowed) - set(params) - ({"theta"} if name == "aniso_blur" else set())
@@ -214,7 +231,9 @@ class Degradation:
             parsed.insert(last_blur + 1, ("bicubic", {}))
             names = [n for n, _ in parsed]
         b = names.index("bicubic")
-        wrong = [n for n in names[:b] if n not in _HR_STEPS] + [n for n in names[b + 1 :] if n in _HR_STEPS]
+        wrong = [n for n in names[:b] if n not in _HR_STEPS] + [
+            n for n in names[b + 1 :] if n in _HR_STEPS
+        ]
         if wrong:
             raise SRLabError(
                 f"degradation order {names}: blur acts on the HR image (before bicubic), "
@@ -228,12 +247,15 @@ class Degradation:
 
     @property
     def is_plain_bicubic(self) -> bool:
+        """Whether the model is bicubic downscaling alone (no blur, noise or JPEG)."""
         return [n for n, _ in self.steps] == ["bicubic"]
 
     @property
     def hr_support(self) -> int:
-        """Radius in HR pixels of the largest blur kernel this model can draw (0 without blur):
-        the context a patch needs around it to be degraded as if cut from the whole image."""
+        """Radius in HR pixels of the largest blur kernel this model can draw (0 without blur).
+
+        This is the context a patch needs around it to be degraded as if cut from the whole image.
+        """
         r = 0
         for name, p in self.steps:
             if name in _HR_STEPS:
@@ -246,17 +268,31 @@ class Degradation:
         """The configuration (to log with the run)."""
         return {"seed": self.seed, "steps": [{n: dict(p)} for n, p in self.steps]}
 
-    def sample_params(self, generator: torch.Generator | None) -> list[tuple[str, dict[str, float]]]:
+    def sample_params(
+        self, generator: torch.Generator | None
+    ) -> list[tuple[str, dict[str, float]]]:
         """Draw one concrete parameter set (numbers only) for every step."""
         out = []
         for name, params in self.steps:
-            out.append((name, {k: _draw(v, generator, integer=(k in ("quality", "size"))) for k, v in params.items()}))
+            out.append(
+                (
+                    name,
+                    {
+                        k: _draw(v, generator, integer=(k in ("quality", "size")))
+                        for k, v in params.items()
+                    },
+                )
+            )
         return out
 
-    def __call__(self, hr: Tensor, scale: int, index: int = 0, seed: int | None = None) -> tuple[Tensor, dict[str, Any]]:
+    def __call__(
+        self, hr: Tensor, scale: int, index: int = 0, seed: int | None = None
+    ) -> tuple[Tensor, dict[str, Any]]:
         """Degrade an HR image (uint8 or float ``(C, H, W)``, H and W multiples of ``scale``).
 
         Args:
+            hr: the HR image.
+            scale: the downscaling factor.
             index: sample index; the sample's generator is seeded with ``seed + index``.
             seed: the sample's seed itself (overrides ``self.seed + index``).
 
@@ -276,7 +312,9 @@ class Degradation:
                 if p["sigma"] > 0:
                     x = blur(x, gaussian_kernel(p["sigma"], size=size))
             elif name == "aniso_blur":
-                x = blur(x, gaussian_kernel(p["sigma_x"], p["sigma_y"], p.get("theta", 0.0), size=size))
+                x = blur(
+                    x, gaussian_kernel(p["sigma_x"], p["sigma_y"], p.get("theta", 0.0), size=size)
+                )
             elif name == "bicubic":
                 x = bicubic_downscale(x, scale, quantize=True)
             elif name == "noise":

@@ -1,6 +1,6 @@
 """Plain NumPy (float64) reference of MATLAB's ``imresize(img, scale, 'bicubic')``.
 
-Written independently of :mod:`srlab.data.imresize` (which builds MATLAB's
+Written independently of :mod:`srlab.core.imresize` (which builds MATLAB's
 ``contributions`` table and banded weight matrices in torch) so that tests comparing the two
 check something: here every output pixel is computed in a Python loop straight from the
 definition, borders come from ``np.pad(mode="symmetric")``, and the taps are all integers within
@@ -32,7 +32,7 @@ def _resize_axis0(img: np.ndarray, scale: float, out_len: int, antialias: bool) 
     # in the normalisation below).
     stretch = 1.0 / scale if (antialias and scale < 1.0) else 1.0
     radius = 2.0 * stretch
-    out = np.empty((out_len,) + img.shape[1:], dtype=np.float64)
+    out = np.empty((out_len, *img.shape[1:]), dtype=np.float64)
     # 0-based sampling positions: pixel centres aligned, (i + 0.5) / scale - 0.5.
     centres = (np.arange(out_len) + 0.5) / scale - 0.5
     first = np.floor(centres - radius).astype(np.int64)
@@ -68,7 +68,8 @@ def imresize_numpy(
     """
     if img.ndim not in (2, 3):
         raise ValueError(f"imresize_numpy: expected (H, W) or (H, W, C), got shape {img.shape}")
-    scales = (float(scale), float(scale)) if np.isscalar(scale) else tuple(map(float, scale))
+    values = np.asarray(scale, dtype=np.float64)
+    scales = (float(values),) * 2 if values.ndim == 0 else tuple(float(v) for v in values.ravel())
     if len(scales) != 2 or min(scales) <= 0:
         raise ValueError(f"imresize_numpy: scale must be > 0 (or a pair), got {scale!r}")
     if output_shape is None:

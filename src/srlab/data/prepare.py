@@ -14,8 +14,8 @@ Layout of a prepared folder::
 
 Every array is written atomically (temporary name, then rename) and the marker after the
 arrays, so an interrupted run (Ctrl-C, killed job) loses at most the image in progress;
-running :func:`prepare_subimages` again resumes where it stopped. An unreadable image is reported (file
-and reason), listed under ``skipped`` in ``index.json`` and left out; the run goes on.
+running :func:`prepare_subimages` again resumes where it stopped. An unreadable image is reported
+(file and reason), listed under ``skipped`` in ``index.json`` and left out; the run goes on.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from torch.utils.data import Dataset
 
 from ..errors import SRLabError
 from .datasets import augment_pair
-from .degradation import bicubic_downscale, mod_crop
+from .degradation import Degradation, bicubic_downscale, mod_crop
 from .io import atomic_path, read_image, to_float
 from .sampling import sample_generator
 
@@ -46,8 +46,11 @@ INDEX = "index.json"
 
 
 def subimage_positions(size: int, crop: int, step: int, align: int = 1) -> list[int]:
-    """Top (or left) offsets of overlapping crops along one axis: every ``step`` pixels, plus
-    a last crop flush with the end so no border is lost; offsets are multiples of ``align``."""
+    """Top (or left) offsets of overlapping crops along one axis.
+
+    One crop every ``step`` pixels, plus a last crop flush with the end so no border is lost;
+    offsets are multiples of ``align``.
+    """
     if size <= crop:
         return [0]
     last = (size - crop) // align * align
@@ -63,19 +66,28 @@ def _safe(name: str) -> str:
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, arr)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, arr)
 
 
-def _prepare_one(name: str, hr_path: Path, lr_paths: dict[int, Path | None], out: Path, file: str,
-                 crop: int, step: int, scales: Sequence[int]) -> dict[str, Any]:
+def _prepare_one(
+    name: str,
+    hr_path: Path,
+    lr_paths: dict[int, Path | None],
+    out: Path,
+    file: str,
+    crop: int,
+    step: int,
+    scales: Sequence[int],
+) -> dict[str, Any]:
     full = read_image(hr_path)
     align = math.lcm(*scales)
     hr = mod_crop(full, align)
     H, W = hr.shape[-2:]
     if H == 0 or W == 0:
-        raise SRLabError(f"image {hr_path} ({tuple(full.shape[-2:])}) is smaller than the scale x{align}")
+        raise SRLabError(
+            f"image {hr_path} ({tuple(full.shape[-2:])}) is smaller than the scale x{align}"
+        )
     ch, cw = min(crop, H) // align * align, min(crop, W) // align * align
     tops, lefts = subimage_positions(H, ch, step, align), subimage_positions(W, cw, step, align)
     hr_np = hr.permute(1, 2, 0).numpy()
@@ -88,7 +100,8 @@ def _prepare_one(name: str, hr_path: Path, lr_paths: dict[int, Path | None], out
             # provided LR of the un-cropped HR: crop it the same way; refuse a wrong size
             if tuple(lr.shape[-2:]) != (fh, fw):
                 raise SRLabError(
-                    f"LR image {lp} is {lr.shape[-1]}x{lr.shape[-2]}, expected {fw}x{fh} for x{s} of {hr_path}"
+                    f"LR image {lp} is {lr.shape[-1]}x{lr.shape[-2]}, "
+                    f"expected {fw}x{fh} for x{s} of {hr_path}"
                 )
             lr = lr[:, : H // s, : W // s]
         else:
@@ -102,8 +115,14 @@ def _prepare_one(name: str, hr_path: Path, lr_paths: dict[int, Path | None], out
     return {"name": name, "file": file, "path": str(hr_path), "n": len(hr_subs), "crop": [ch, cw]}
 
 
-def prepare_subimages(source: Any, out_dir: str | os.PathLike, scales: int | Sequence[int] = (2,), crop: int = 480,
-            step: int = 240, progress: bool = True) -> dict[str, Any]:
+def prepare_subimages(
+    source: Any,
+    out_dir: str | os.PathLike[str],
+    scales: int | Sequence[int] = (2,),
+    crop: int = 480,
+    step: int = 240,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Crop the images of ``source`` into sub-images and store them in ``out_dir``.
 
     Args:
@@ -113,7 +132,8 @@ def prepare_subimages(source: Any, out_dir: str | os.PathLike, scales: int | Seq
             image (so sub-image borders carry no padding artefacts).
         out_dir: the prepared folder (created; an existing one is resumed).
         scales: scales to store LR sub-images for.
-        crop, step: sub-image side and stride in HR pixels (multiples of every scale).
+        crop: sub-image side in HR pixels (a multiple of every scale).
+        step: stride between sub-images in HR pixels (a multiple of every scale).
         progress: show a rich progress bar.
 
     Returns:
@@ -128,10 +148,15 @@ def prepare_subimages(source: Any, out_dir: str | os.PathLike, scales: int | Seq
     old = out / INDEX
     if old.exists():
         prev = json.loads(old.read_text())
-        if prev.get("crop_size") != crop or prev.get("step") != step or prev.get("scales") != scales:
+        if (
+            prev.get("crop_size") != crop
+            or prev.get("step") != step
+            or prev.get("scales") != scales
+        ):
             raise SRLabError(
                 f"{out} was prepared with crop={prev.get('crop_size')} step={prev.get('step')} "
-                f"scales={prev.get('scales')}; use another folder for crop={crop} step={step} scales={scales}"
+                f"scales={prev.get('scales')}; "
+                f"use another folder for crop={crop} step={step} scales={scales}"
             )
     per_scale = {s: source.files(s) for s in scales}
     items = per_scale[scales[0]]
@@ -147,7 +172,12 @@ def prepare_subimages(source: Any, out_dir: str | os.PathLike, scales: int | Seq
         TimeRemainingColumn,
     )
 
-    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    cols = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*cols, disable=not progress, transient=False) as bar:
         task = bar.add_task("preparing sub-images", total=len(items))
         for name, hr_path, _ in items:
@@ -157,8 +187,16 @@ def prepare_subimages(source: Any, out_dir: str | os.PathLike, scales: int | Seq
                 entries.append(json.loads(marker.read_text()))
             else:
                 try:
-                    e = _prepare_one(name, Path(hr_path), {s: lr_of[s].get(name) for s in scales}, out, file,
-                                     crop, step, scales)
+                    e = _prepare_one(
+                        name,
+                        Path(hr_path),
+                        {s: lr_of[s].get(name) for s in scales},
+                        out,
+                        file,
+                        crop,
+                        step,
+                        scales,
+                    )
                 except SRLabError as err:
                     skipped.append({"path": str(hr_path), "reason": str(err)})
                     bar.console.print(f"[yellow]skipped[/] {hr_path}: {err}")
@@ -170,14 +208,20 @@ def prepare_subimages(source: Any, out_dir: str | os.PathLike, scales: int | Seq
             bar.advance(task)
     if not entries:
         raise SRLabError(f"no image could be prepared ({len(skipped)} skipped)")
-    index = {"crop_size": crop, "step": step, "scales": scales, "images": entries, "skipped": skipped,
-             "subimages": sum(e["n"] for e in entries)}
+    index = {
+        "crop_size": crop,
+        "step": step,
+        "scales": scales,
+        "images": entries,
+        "skipped": skipped,
+        "subimages": sum(e["n"] for e in entries),
+    }
     with atomic_path(old) as tmp:
         tmp.write_text(json.dumps(index, indent=1))
     return index
 
 
-class PreparedPatches(Dataset):
+class PreparedPatches(Dataset[dict[str, Any]]):
     """Random aligned LR/HR training patches read from a prepared folder (memory-mapped).
 
     Yields the same dicts as :class:`~srlab.data.datasets.PatchDataset`. The arrays are
@@ -192,29 +236,43 @@ class PreparedPatches(Dataset):
         degradation: optional :class:`~srlab.data.degradation.Degradation`.
     """
 
-    def __init__(self, root: str | os.PathLike, scale: int, patch_size: int, augment: bool = True,
-                 length: int = 1000, degradation: Any = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        scale: int,
+        patch_size: int,
+        augment: bool = True,
+        length: int = 1000,
+        degradation: Degradation | None = None,
+    ) -> None:
         self.root = Path(root)
         idx = self.root / INDEX
         if not idx.exists():
-            raise SRLabError(f"{self.root} is not a prepared folder (no {INDEX}): run srlab-prepare first")
+            raise SRLabError(
+                f"{self.root} is not a prepared folder (no {INDEX}): run srlab-prepare first"
+            )
         self.index = json.loads(idx.read_text())
         if degradation is None and scale not in self.index["scales"]:
             raise SRLabError(f"{self.root} holds scales {self.index['scales']}, not x{scale}")
         self.scale, self.patch_size, self.augment, self.length = scale, patch_size, augment, length
         self.degradation = degradation
         self.seed: int | None = None  # set by the datamodule: seeded, resumable sampling
-        self.images = []
+        self.images: list[dict[str, Any]] = []
         for e in self.index["images"]:
             ch, cw = e["crop"]
             if ch < patch_size * scale or cw < patch_size * scale:
                 warnings.warn(
                     f"{e['path']} ({cw}x{ch} sub-images) is smaller than the HR patch "
-                    f"{patch_size * scale}: left out", stacklevel=2)
+                    f"{patch_size * scale}: left out",
+                    stacklevel=2,
+                )
                 continue
             self.images.append(e)
         if not self.images:
-            raise SRLabError(f"no prepared image in {self.root} is large enough for the LR patch {patch_size} at x{scale}")
+            raise SRLabError(
+                f"no prepared image in {self.root} is large enough "
+                f"for the LR patch {patch_size} at x{scale}"
+            )
         self.counts = np.cumsum([e["n"] for e in self.images])
         self._maps: dict[tuple[str, str], np.ndarray] = {}
 
@@ -227,12 +285,12 @@ class PreparedPatches(Dataset):
             self._maps[key] = np.load(self.root / kind / f"{file}.npy", mmap_mode="r")
         return self._maps[key]
 
-    def __getstate__(self) -> dict:  # memmaps are reopened in each worker
+    def __getstate__(self) -> dict[str, Any]:  # memmaps are reopened in each worker
         d = self.__dict__.copy()
         d["_maps"] = {}
         return d
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int) -> dict[str, Any]:
         g = None if self.seed is None else sample_generator(self.seed, index)
         k = int(torch.randint(0, int(self.counts[-1]), (), generator=g))
         im = int(np.searchsorted(self.counts, k, side="right"))
@@ -243,16 +301,27 @@ class PreparedPatches(Dataset):
         i = int(torch.randint(0, ch - p + 1, (), generator=g))
         j = int(torch.randint(0, cw - p + 1, (), generator=g))
         hr_sub = self._arr("hr", e["file"])[sub]
-        hr = torch.from_numpy(np.ascontiguousarray(hr_sub[i * s : (i + p) * s, j * s : (j + p) * s])).permute(2, 0, 1)
+        hr = torch.from_numpy(
+            np.ascontiguousarray(hr_sub[i * s : (i + p) * s, j * s : (j + p) * s])
+        ).permute(2, 0, 1)
         if self.degradation is None:
             lr_sub = self._arr(f"lr_x{s}", e["file"])[sub]
-            lr = torch.from_numpy(np.ascontiguousarray(lr_sub[i : i + p, j : j + p])).permute(2, 0, 1)
+            lr = torch.from_numpy(np.ascontiguousarray(lr_sub[i : i + p, j : j + p])).permute(
+                2, 0, 1
+            )
         else:
             m = max(4, -(-self.degradation.hr_support // s) + 2)
             t, left, b, r = max(0, i - m), max(0, j - m), min(ch, i + p + m), min(cw, j + p + m)
-            region = torch.from_numpy(np.ascontiguousarray(hr_sub[t * s : b * s, left * s : r * s])).permute(2, 0, 1)
+            region = torch.from_numpy(
+                np.ascontiguousarray(hr_sub[t * s : b * s, left * s : r * s])
+            ).permute(2, 0, 1)
             lr, _ = self.degradation(region, s, seed=int(torch.randint(0, 2**62, (), generator=g)))
             lr = lr[:, i - t : i - t + p, j - left : j - left + p]
         if self.augment:
             lr, hr = augment_pair(lr, hr, generator=g)
-        return {"lr": to_float(lr.contiguous()), "hr": to_float(hr.contiguous()), "name": e["name"], "scale": s}
+        return {
+            "lr": to_float(lr.contiguous()),
+            "hr": to_float(hr.contiguous()),
+            "name": e["name"],
+            "scale": s,
+        }

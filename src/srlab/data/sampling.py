@@ -38,8 +38,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, SequentialSampler
 
 __all__ = [
-    "SeededPatchSampler", "SeededScaleSampler", "SequentialScaleSampler", "ResumableDataLoader", "sample_generator",
-    "EvalShardSampler", "PaddedEvalDataset",
+    "SeededPatchSampler",
+    "SeededScaleSampler",
+    "SequentialScaleSampler",
+    "ResumableDataLoader",
+    "sample_generator",
+    "EvalShardSampler",
+    "PaddedEvalDataset",
 ]
 
 _MIX = 0x9E3779B97F4A7C15  # 64-bit golden-ratio constant: spreads (seed, id) over the seed space
@@ -50,7 +55,7 @@ def sample_generator(seed: int, sample_id: int) -> torch.Generator:
     return torch.Generator().manual_seed((int(seed) * _MIX + int(sample_id)) % (2**63 - 1))
 
 
-class SeededPatchSampler(DistributedSampler):
+class SeededPatchSampler(DistributedSampler[int]):
     """Shuffled, rank-sharded sample ids of a random-patch dataset (see the module docstring).
 
     Args:
@@ -59,8 +64,12 @@ class SeededPatchSampler(DistributedSampler):
         seed: the shuffle and patch seed; every rank must use the same.
     """
 
-    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0, seed: int = 0) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=False)
+    def __init__(
+        self, dataset: Dataset[Any], num_replicas: int = 1, rank: int = 0, seed: int = 0
+    ) -> None:
+        super().__init__(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=False
+        )
         self.skip = 0  # indices of this epoch already consumed before a resume
 
     def __iter__(self) -> Iterator[int]:
@@ -80,9 +89,10 @@ def _batch_scales(seed: int, epoch: int, batches: int, scales: Sequence[int]) ->
 
 
 class SeededScaleSampler(SeededPatchSampler):
-    """:class:`SeededPatchSampler` for multi-scale training: yields ``(scale, sample_id)`` with
-    **one** scale per run of ``batch_size`` consecutive indices of this rank (one batch of a
-    loader with the same ``batch_size``). The scale of batch ``b`` of epoch ``e`` is drawn
+    """:class:`SeededPatchSampler` for multi-scale training: yields ``(scale, sample_id)``.
+
+    There is **one** scale per run of ``batch_size`` consecutive indices of this rank (one batch
+    of a loader with the same ``batch_size``). The scale of batch ``b`` of epoch ``e`` is drawn
     uniformly from ``scales`` by a generator of ``(seed, e)`` alone: the same on every rank and
     after a resume. Feed it to a :class:`ResumableDataLoader` over a
     :class:`~srlab.data.datasets.MultiScalePatchDataset`.
@@ -95,7 +105,12 @@ class SeededScaleSampler(SeededPatchSampler):
     """
 
     def __init__(
-        self, dataset: Dataset, scales: Sequence[int], batch_size: int, num_replicas: int = 1, rank: int = 0,
+        self,
+        dataset: Dataset[Any],
+        scales: Sequence[int],
+        batch_size: int,
+        num_replicas: int = 1,
+        rank: int = 0,
         seed: int = 0,
     ) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, seed=seed)
@@ -108,7 +123,9 @@ class SeededScaleSampler(SeededPatchSampler):
 
     def batch_scales(self) -> list[int]:
         """The scale of every batch of this epoch (the same list on every rank)."""
-        return _batch_scales(self.seed, self.epoch, math.ceil(self.num_samples / self.batch_size), self.scales)
+        return _batch_scales(
+            self.seed, self.epoch, math.ceil(self.num_samples / self.batch_size), self.scales
+        )
 
     def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
         scales = self.batch_scales()
@@ -117,14 +134,23 @@ class SeededScaleSampler(SeededPatchSampler):
             yield scales[k // self.batch_size], sample_id
 
 
-class SequentialScaleSampler(Sampler):
-    """Slots ``0..n-1`` in order as ``(scale, slot)``, the scale of batch ``b`` that of batch
-    ``b`` of epoch 0 of :class:`SeededScaleSampler`: the same batches every epoch. What a
-    :class:`ResumableDataLoader` over a multi-scale dataset uses when Lightning swaps its sampler
-    for a ``SequentialSampler`` (``trainer.overfit_batches``)."""
+class SequentialScaleSampler(Sampler[tuple[int, int]]):
+    """Slots ``0..n-1`` in order as ``(scale, slot)``: the same batches every epoch.
 
-    def __init__(self, dataset: Dataset, scales: Sequence[int], batch_size: int, seed: int = 0) -> None:
-        self.dataset, self.scales, self.batch_size, self.seed = dataset, tuple(scales), int(batch_size), seed
+    The scale of batch ``b`` is that of batch ``b`` of epoch 0 of :class:`SeededScaleSampler`.
+    What a :class:`ResumableDataLoader` over a multi-scale dataset uses when Lightning swaps its
+    sampler for a ``SequentialSampler`` (``trainer.overfit_batches``).
+    """
+
+    def __init__(
+        self, dataset: Dataset[Any], scales: Sequence[int], batch_size: int, seed: int = 0
+    ) -> None:
+        self.dataset, self.scales, self.batch_size, self.seed = (
+            dataset,
+            tuple(scales),
+            int(batch_size),
+            seed,
+        )
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
@@ -135,17 +161,22 @@ class SequentialScaleSampler(Sampler):
             yield scales[i // self.batch_size], i
 
 
-class ResumableDataLoader(DataLoader):
-    """A :class:`DataLoader` over a :class:`SeededPatchSampler` whose position in the epoch is
-    saved in Lightning checkpoints and restored on resume (``trainer.fit(ckpt_path=...)``)."""
+class ResumableDataLoader(DataLoader[Any]):
+    """A :class:`DataLoader` over a :class:`SeededPatchSampler` that resumes mid-epoch.
+
+    Its position in the epoch is saved in Lightning checkpoints and restored on resume
+    (``trainer.fit(ckpt_path=...)``).
+    """
 
     # ``sampler`` travels in kwargs: Lightning re-creates loaders from their __init__ arguments
     # (e.g. a sequential sampler for ``overfit_batches``) and refuses a separate ``sampler`` param
-    def __init__(self, dataset: Dataset, **kwargs: Any) -> None:
+    def __init__(self, dataset: Dataset[Any], **kwargs: Any) -> None:
         scales = getattr(dataset, "scales", None)  # a multi-scale dataset is indexed by (scale, i)
         if scales is not None and isinstance(kwargs.get("sampler"), SequentialSampler):
             seed = getattr(dataset, "seed", None)
-            kwargs["sampler"] = SequentialScaleSampler(dataset, scales, kwargs.get("batch_size") or 1, seed or 0)
+            kwargs["sampler"] = SequentialScaleSampler(
+                dataset, scales, kwargs.get("batch_size") or 1, seed or 0
+            )
         super().__init__(dataset, **kwargs)
         self._consumed = 0
         self._resume: tuple[int, int] | None = None  # (epoch, batches consumed) from a checkpoint
@@ -164,17 +195,21 @@ class ResumableDataLoader(DataLoader):
             yield batch
 
     def state_dict(self) -> dict[str, int]:
+        """The loader's position for Lightning's checkpoint: the epoch and batches consumed."""
         return {"epoch": int(getattr(self.sampler, "epoch", 0)), "batches": int(self._consumed)}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
+        """Resume from :meth:`state_dict`'s position at the next iteration over the loader."""
         # applied at the next iteration: Lightning sets the sampler's epoch after this
         self._resume = (int(state.get("epoch", 0)), int(state.get("batches", 0)))
 
 
-class EvalShardSampler(DistributedSampler):
-    """Validation/test sharding under DDP: rank ``r`` of ``W`` evaluates images ``r, r+W, ...``
-    (each image exactly once over all ranks) and every rank yields ``ceil(N / W)`` indices: the
-    shorter shards end with padding. Yields ``(index, is_pad)`` for a :class:`PaddedEvalDataset`.
+class EvalShardSampler(DistributedSampler[tuple[int, bool]]):
+    """Validation/test sharding under DDP, each image evaluated exactly once over all ranks.
+
+    Rank ``r`` of ``W`` evaluates images ``r, r+W, ...`` and every rank yields ``ceil(N / W)``
+    indices: the shorter shards end with padding. Yields ``(index, is_pad)`` for a
+    :class:`PaddedEvalDataset`.
 
     Lightning's own ``DistributedSampler`` pads by *repeating* images, which counts them twice in
     the metrics (5 images on 2 ranks: image 0 weighs double); dropping the padding instead would
@@ -187,8 +222,10 @@ class EvalShardSampler(DistributedSampler):
         num_replicas, rank: the DDP world size and this process's rank.
     """
 
-    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
+    def __init__(self, dataset: Dataset[Any], num_replicas: int = 1, rank: int = 0) -> None:
+        super().__init__(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False
+        )
         n = len(dataset)  # type: ignore[arg-type]
         self.num_samples = max(1, math.ceil(n / num_replicas)) if n else 0
         self.total_size = self.num_samples * num_replicas
@@ -196,7 +233,7 @@ class EvalShardSampler(DistributedSampler):
     def __len__(self) -> int:
         return self.num_samples
 
-    def __iter__(self) -> Iterator[tuple[int, bool]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[tuple[int, bool]]:
         n = len(self.dataset)  # type: ignore[arg-type]
         for k in range(self.num_samples):
             i = self.rank + k * self.num_replicas
@@ -204,11 +241,14 @@ class EvalShardSampler(DistributedSampler):
             yield (i, False) if i < n else (min(self.rank, n - 1), True)
 
 
-class PaddedEvalDataset(Dataset):
-    """An evaluation dataset indexed by ``(index, is_pad)`` (or a plain index): the item of
-    ``index`` with ``pad`` added (see :class:`EvalShardSampler`)."""
+class PaddedEvalDataset(Dataset[dict[str, Any]]):
+    """An evaluation dataset indexed by ``(index, is_pad)`` (or a plain index).
 
-    def __init__(self, dataset: Dataset) -> None:
+    Item ``(index, is_pad)`` is the wrapped dataset's item ``index`` with ``pad`` added (see
+    :class:`EvalShardSampler`).
+    """
+
+    def __init__(self, dataset: Dataset[Any]) -> None:
         self.dataset = dataset
 
     def __len__(self) -> int:
@@ -219,6 +259,6 @@ class PaddedEvalDataset(Dataset):
             raise AttributeError(name)
         return getattr(self.dataset, name)
 
-    def __getitem__(self, index: int | tuple[int, bool]) -> dict:
+    def __getitem__(self, index: int | tuple[int, bool]) -> dict[str, Any]:
         i, pad = index if isinstance(index, tuple) else (index, False)
         return {**self.dataset[i], "pad": bool(pad)}

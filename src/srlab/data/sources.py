@@ -1,6 +1,7 @@
-"""Where images come from: folders of HR images (optionally with paired LR folders) and the
-photos that scikit-image ships. A source returns :class:`ImageRecord`s; degradation and
-patching are the datasets' job."""
+"""Where images come from: folders of HR images, optionally with LR folders, and skimage's photos.
+
+A source returns :class:`ImageRecord`s; degradation and patching are the datasets' job.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+from typing_extensions import override
 
+from ..core.imresize import imresize
 from ..errors import SRLabError
 from .degradation import bicubic_downscale, mod_crop
-from .imresize import imresize
 from .io import list_images, read_image
 
 __all__ = [
@@ -72,7 +74,10 @@ def prepare_pair(rec: ImageRecord, scale: int) -> ImageRecord:
     """Mod-crop the HR image to the scale and make (or check) its LR image."""
     hr = mod_crop(rec.hr, scale)
     if hr.shape[-1] == 0 or hr.shape[-2] == 0:
-        raise SRLabError(f"image {rec.path or rec.name} ({tuple(rec.hr.shape[-2:])}) is smaller than the scale x{scale}")
+        raise SRLabError(
+            f"image {rec.path or rec.name} ({tuple(rec.hr.shape[-2:])}) "
+            f"is smaller than the scale x{scale}"
+        )
     if rec.lr is None:
         lr = bicubic_downscale(hr, scale)
     else:
@@ -81,7 +86,8 @@ def prepare_pair(rec: ImageRecord, scale: int) -> ImageRecord:
         if tuple(lr.shape[-2:]) != want:
             raise SRLabError(
                 f"LR image for {rec.path or rec.name} is {lr.shape[-1]}x{lr.shape[-2]}, "
-                f"expected {want[1]}x{want[0]} for x{scale} of its {hr.shape[-1]}x{hr.shape[-2]} HR image"
+                f"expected {want[1]}x{want[0]} for x{scale} "
+                f"of its {hr.shape[-1]}x{hr.shape[-2]} HR image"
             )
     return ImageRecord(rec.name, hr, lr, rec.path)
 
@@ -92,9 +98,10 @@ def _lr_key(stem: str, scale: int) -> str:
 
 
 class ImageFolder:
-    """HR images from a folder (png/jpg/bmp/tif/webp, recursive), optionally paired with a folder
-    of pre-made LR images of the same scale (paired by file name; DIV2K's ``0001x2.png``
-    naming included).
+    """HR images from a folder (png/jpg/bmp/tif/webp, recursive), optionally with pre-made LR ones.
+
+    The LR images of the same scale are in another folder, paired by file name (DIV2K's
+    ``0001x2.png`` naming included).
 
     Args:
         hr_dir: folder of HR images.
@@ -110,8 +117,8 @@ class ImageFolder:
 
     def __init__(
         self,
-        hr_dir: str | os.PathLike,
-        lr_dir: str | os.PathLike | None = None,
+        hr_dir: str | os.PathLike[str],
+        lr_dir: str | os.PathLike[str] | None = None,
         recursive: bool = True,
         limit: int | None = None,
         skip_bad: bool = False,
@@ -124,7 +131,8 @@ class ImageFolder:
         self.skipped: list[tuple[str, str]] = []
 
     def __repr__(self) -> str:
-        return f"ImageFolder({str(self.hr_dir)!r}, lr_dir={str(self.lr_dir) if self.lr_dir else None!r})"
+        lr_dir = str(self.lr_dir) if self.lr_dir else None
+        return f"ImageFolder({str(self.hr_dir)!r}, lr_dir={lr_dir!r})"
 
     def lr_dir_for(self, scale: int) -> Path | None:
         """The LR folder for ``scale`` (``{scale}`` filled in), or ``None``."""
@@ -153,12 +161,17 @@ class ImageFolder:
                 lr_path = lr_by_key.get(str(rel))
                 if lr_path is None:
                     raise SRLabError(
-                        f"no LR image for {p} in {lr_dir} (expected {rel.name}.png or {rel.name}x{scale}.png)"
+                        f"no LR image for {p} in {lr_dir} "
+                        f"(expected {rel.name}.png or {rel.name}x{scale}.png)"
                     )
             out.append((str(rel), p, lr_path))
         return out
 
     def load(self, scale: int) -> list[ImageRecord]:
+        """Decode the images (and their LR images, if any) for ``scale``.
+
+        With ``skip_bad``, undecodable files are left out and listed in ``skipped``.
+        """
         records = []
         self.skipped = []
         for name, p, lr_path in self.files(scale):
@@ -171,9 +184,9 @@ class ImageFolder:
                 self.skipped.append((str(p), str(e)))
                 warnings.warn(f"skipping a bad training image: {e}", stacklevel=2)
         if self.skipped:
+            total = len(self.skipped) + len(records)
             warnings.warn(
-                f"{len(self.skipped)} of {len(self.skipped) + len(records)} images skipped in {self.hr_dir}",
-                stacklevel=2,
+                f"{len(self.skipped)} of {total} images skipped in {self.hr_dir}", stacklevel=2
             )
         if not records:
             raise SRLabError(f"no readable image in {self.hr_dir}")
@@ -192,7 +205,11 @@ def _sample_photo(name: str) -> np.ndarray:
         img = loader()
     img = np.asarray(img)
     if img.dtype != np.uint8:
-        img = (np.clip(img.astype(np.float64) / (img.max() or 1), 0, 1) * 255).round().astype(np.uint8)
+        img = (
+            (np.clip(img.astype(np.float64) / (img.max() or 1), 0, 1) * 255)
+            .round()
+            .astype(np.uint8)
+        )
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
     return np.ascontiguousarray(img[..., :3])
@@ -212,8 +229,14 @@ class SampleImages:
         return f"SampleImages({list(self.names)})"
 
     def load(self, scale: int) -> list[ImageRecord]:
+        """The photos as HR-only records (``scale`` is not needed: the LR is made later)."""
         return [
-            ImageRecord(n, torch.from_numpy(_sample_photo(n)).permute(2, 0, 1).contiguous(), None, f"skimage.data.{n}")
+            ImageRecord(
+                n,
+                torch.from_numpy(_sample_photo(n)).permute(2, 0, 1).contiguous(),
+                None,
+                f"skimage.data.{n}",
+            )
             for n in self.names
         ]
 
@@ -231,7 +254,9 @@ class Rescaled:
         factors: HR size factors in (0, 1], e.g. ``[1.0, 0.9, 0.8, 0.7, 0.6]`` (FSRCNN).
     """
 
-    def __init__(self, source: Any, factors: list[float] | tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)) -> None:
+    def __init__(
+        self, source: Any, factors: list[float] | tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)
+    ) -> None:
         bad = [f for f in factors if not 0 < float(f) <= 1]
         if bad or not factors:
             raise SRLabError(f"Rescaled factors must lie in (0, 1], got {list(factors)}")
@@ -242,6 +267,7 @@ class Rescaled:
         return f"Rescaled({self.source!r}, factors={list(self.factors)})"
 
     def load(self, scale: int) -> list[ImageRecord]:
+        """The wrapped source's HR images at every factor, named ``<name>@<factor>`` below 1."""
         out = []
         for rec in self.source.load(scale):
             for f in self.factors:
@@ -255,8 +281,10 @@ class Rescaled:
 
 
 class Concat:
-    """Several sources as one (DF2K = DIV2K + Flickr2K). Names get the source's ``prefix``
-    (``"div2k/0001"``) so that equal file names of different sets stay apart.
+    """Several sources as one (DF2K = DIV2K + Flickr2K).
+
+    Names get the source's ``prefix`` (``"div2k/0001"``) so that equal file names of different
+    sets stay apart.
 
     Args:
         sources: list of sources, or ``{prefix: source}``.
@@ -274,18 +302,25 @@ class Concat:
         return f"Concat({self.sources!r})"
 
     def load(self, scale: int) -> list[ImageRecord]:
+        """The records of every source, names prefixed."""
         out = []
         for prefix, src in self.sources.items():
             out += [ImageRecord(f"{prefix}/{r.name}", r.hr, r.lr, r.path) for r in src.load(scale)]
         return out
 
     def files(self, scale: int) -> list[tuple[str, Path, Path | None]]:
-        return [(f"{k}/{n}", h, lr) for k, src in self.sources.items() for n, h, lr in src.files(scale)]
+        """``(name, hr_path, lr_path or None)`` of every source's images, names prefixed."""
+        return [
+            (f"{k}/{n}", h, lr) for k, src in self.sources.items() for n, h, lr in src.files(scale)
+        ]
 
 
 def _track_folder(root: Path, prefix: str, lr: str | None, what: str) -> str | None:
-    """LR folder pattern ``<root>/<prefix>_LR_<track>/X{scale}``; ``lr="auto"``: bicubic when
-    that folder exists (checked per scale at load time), else on-the-fly degradation."""
+    """LR folder pattern ``<root>/<prefix>_LR_<track>/X{scale}``.
+
+    ``lr="auto"``: the bicubic track when that folder exists (checked per scale at load time),
+    else on-the-fly degradation.
+    """
     if lr in (None, "none", "on_the_fly"):
         return None
     if lr == "auto":
@@ -327,14 +362,25 @@ class DIV2K(_TrackFolder):
         limit, skip_bad: as :class:`ImageFolder`.
     """
 
-    def __init__(self, root: str | os.PathLike, split: str = "train", lr: str | None = "auto",
-                 limit: int | None = None, skip_bad: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: str = "train",
+        lr: str | None = "auto",
+        limit: int | None = None,
+        skip_bad: bool = False,
+    ) -> None:
         if split not in ("train", "valid"):
             raise SRLabError(f"DIV2K split must be 'train' or 'valid', got {split!r}")
         root = Path(root)
         pre = f"DIV2K_{split}"
-        super().__init__(root / f"{pre}_HR", _track_folder(root, pre, lr, "DIV2K"),
-                         str(root / f"{pre}_LR_bicubic" / "X{scale}"), limit=limit, skip_bad=skip_bad)
+        super().__init__(
+            root / f"{pre}_HR",
+            _track_folder(root, pre, lr, "DIV2K"),
+            str(root / f"{pre}_LR_bicubic" / "X{scale}"),
+            limit=limit,
+            skip_bad=skip_bad,
+        )
         self.split = split
 
 
@@ -349,11 +395,21 @@ class Flickr2K(_TrackFolder):
     Args: as :class:`DIV2K` without ``split``.
     """
 
-    def __init__(self, root: str | os.PathLike, lr: str | None = "auto", limit: int | None = None,
-                 skip_bad: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        lr: str | None = "auto",
+        limit: int | None = None,
+        skip_bad: bool = False,
+    ) -> None:
         root = Path(root)
-        super().__init__(root / "Flickr2K_HR", _track_folder(root, "Flickr2K", lr, "Flickr2K"),
-                         str(root / "Flickr2K_LR_bicubic" / "X{scale}"), limit=limit, skip_bad=skip_bad)
+        super().__init__(
+            root / "Flickr2K_HR",
+            _track_folder(root, "Flickr2K", lr, "Flickr2K"),
+            str(root / "Flickr2K_LR_bicubic" / "X{scale}"),
+            limit=limit,
+            skip_bad=skip_bad,
+        )
 
 
 class DF2K(Concat):
@@ -365,12 +421,19 @@ class DF2K(Concat):
         lr, skip_bad: as :class:`DIV2K`, for both.
     """
 
-    def __init__(self, div2k_root: str | os.PathLike, flickr2k_root: str | os.PathLike,
-                 lr: str | None = "auto", skip_bad: bool = False) -> None:
-        super().__init__({
-            "div2k": DIV2K(div2k_root, "train", lr, skip_bad=skip_bad),
-            "flickr2k": Flickr2K(flickr2k_root, lr, skip_bad=skip_bad),
-        })
+    def __init__(
+        self,
+        div2k_root: str | os.PathLike[str],
+        flickr2k_root: str | os.PathLike[str],
+        lr: str | None = "auto",
+        skip_bad: bool = False,
+    ) -> None:
+        super().__init__(
+            {
+                "div2k": DIV2K(div2k_root, "train", lr, skip_bad=skip_bad),
+                "flickr2k": Flickr2K(flickr2k_root, lr, skip_bad=skip_bad),
+            }
+        )
 
 
 class Waterloo(ImageFolder):
@@ -388,12 +451,23 @@ class Waterloo(ImageFolder):
         limit, skip_bad: as :class:`ImageFolder`.
     """
 
-    def __init__(self, root: str | os.PathLike, distortions: list[str] | None = None,
-                 limit: int | None = None, skip_bad: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        distortions: list[str] | None = None,
+        limit: int | None = None,
+        skip_bad: bool = False,
+    ) -> None:
         root = Path(root)
-        super().__init__(root / "pristine_images", None, recursive=False, limit=limit, skip_bad=skip_bad)
-        self.extra = [ImageFolder(root / "distorted_images" / d, skip_bad=skip_bad) for d in (distortions or [])]
+        super().__init__(
+            root / "pristine_images", None, recursive=False, limit=limit, skip_bad=skip_bad
+        )
+        self.extra = [
+            ImageFolder(root / "distorted_images" / d, skip_bad=skip_bad)
+            for d in (distortions or [])
+        ]
 
+    @override
     def files(self, scale: int) -> list[tuple[str, Path, Path | None]]:
         out = super().files(scale)
         for f in self.extra:
@@ -407,7 +481,9 @@ _BENCH_ALIASES = {"bsd100": "B100", "bsds100": "B100"}
 
 
 class Benchmark(ImageFolder):
-    """A benchmark test set by name, in either common layout under ``root``::
+    """A benchmark test set by name, in either common layout under ``root``.
+
+    The layouts::
 
         <root>/Set5/HR/baby.png ...  + <root>/Set5/LR_bicubic/X2/babyx2.png   (provided LR)
         <root>/Set5/HR/baby.png ...                          (LR made by MATLAB bicubic)
@@ -422,7 +498,9 @@ class Benchmark(ImageFolder):
         lr: ``"auto"`` (provided LR when present) or ``None`` (always MATLAB bicubic).
     """
 
-    def __init__(self, name: str, root: str | os.PathLike = "data/benchmark", lr: str | None = "auto") -> None:
+    def __init__(
+        self, name: str, root: str | os.PathLike[str] = "data/benchmark", lr: str | None = "auto"
+    ) -> None:
         name = _BENCH_ALIASES.get(name.lower(), name)
         base = Path(root) / name
         if not base.is_dir():
@@ -433,6 +511,7 @@ class Benchmark(ImageFolder):
         self.base = base
         self.lr = lr
 
+    @override
     def lr_dir_for(self, scale: int) -> Path | None:
         p = self.base / "LR_bicubic" / f"X{scale}"
         return p if self.lr == "auto" and p.is_dir() else None

@@ -12,7 +12,14 @@ from .perceptual import PerceptualLoss, TextureLoss, VGGFeatures
 from .pixel import CharbonnierLoss, L1Loss, MSELoss, charbonnier_loss
 from .weighted import WeightedSum
 
-__all__ = ["CharbonnierLoss", "L1Loss", "MSELoss", "charbonnier_loss", "WeightedSum", "DeepSupervision"]
+__all__ = [
+    "CharbonnierLoss",
+    "L1Loss",
+    "MSELoss",
+    "charbonnier_loss",
+    "WeightedSum",
+    "DeepSupervision",
+]
 __all__ += [
     "AdversarialLoss",
     "standard_generator_loss",

@@ -1,5 +1,6 @@
-"""Adversarial losses for GAN super-resolution: the standard GAN loss (SRGAN, EnhanceNet) and the
-relativistic average GAN loss (ESRGAN), for the generator and for the discriminator.
+"""Adversarial losses for GAN super-resolution, for the generator and for the discriminator.
+
+The standard GAN loss (SRGAN, EnhanceNet) and the relativistic average GAN loss (ESRGAN).
 
 All functions take the discriminator's raw logits (``(B, 1)`` or ``(B,)``); the sigmoid of the
 papers sits inside ``binary_cross_entropy_with_logits``. Written here because neither torch nor
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+from typing_extensions import override
 
 from ..errors import SRLabError
 
@@ -62,7 +64,10 @@ def standard_discriminator_loss(d_real: Tensor, d_fake: Tensor) -> tuple[Tensor,
 
 def _check_pair(d_real: Tensor, d_fake: Tensor) -> None:
     if d_real.shape != d_fake.shape:
-        raise ValueError(f"discriminator outputs differ in shape: real {tuple(d_real.shape)}, fake {tuple(d_fake.shape)}")
+        raise ValueError(
+            "discriminator outputs differ in shape: "
+            f"real {tuple(d_real.shape)}, fake {tuple(d_fake.shape)}"
+        )
 
 
 def relativistic_generator_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
@@ -74,9 +79,14 @@ def relativistic_generator_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
     return (_bce(d_real - d_fake.mean(), 0.0) + _bce(d_fake - d_real.mean(), 1.0)) / 2
 
 
-def relativistic_discriminator_loss(d_real: Tensor, d_fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """``(total, real term, fake term)``: ``real = BCE(C(x) - E C(G(z)), 1)``,
-    ``fake = BCE(C(G(z)) - E C(x), 0)``, ``total = (real + fake) / 2``."""
+def relativistic_discriminator_loss(
+    d_real: Tensor, d_fake: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """ESRGAN's discriminator loss as ``(total, real term, fake term)``.
+
+    ``real = BCE(C(x) - E C(G(z)), 1)``, ``fake = BCE(C(G(z)) - E C(x), 0)``,
+    ``total = (real + fake) / 2``.
+    """
     _check_pair(d_real, d_fake)
     real = _bce(d_real - d_fake.mean(), 1.0)
     fake = _bce(d_fake - d_real.mean(), 0.0)
@@ -110,10 +120,21 @@ class AdversarialLoss(nn.Module):
         return self.kind == "relativistic"
 
     def generator_loss(self, d_fake: Tensor, d_real: Tensor | None = None) -> Tensor:
+        """The generator's adversarial loss.
+
+        Args:
+            d_fake: discriminator logits on the generated images.
+            d_real: discriminator logits on the real images (the relativistic loss needs them).
+
+        Returns:
+            The scalar loss.
+        """
         if self.kind == "standard":
             return standard_generator_loss(d_fake)
         if d_real is None:
-            raise ValueError("the relativistic generator loss needs the discriminator's output on real images")
+            raise ValueError(
+                "the relativistic generator loss needs the discriminator's output on real images"
+            )
         return relativistic_generator_loss(d_real, d_fake)
 
     def discriminator_loss(self, d_real: Tensor, d_fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -122,11 +143,13 @@ class AdversarialLoss(nn.Module):
             return standard_discriminator_loss(d_real, d_fake)
         return relativistic_discriminator_loss(d_real, d_fake)
 
+    @override
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         raise SRLabError(
             "an adversarial loss term needs a discriminator: train with model=gan "
             "(conf/model/gan.yaml), not with the pixel-loss SRModule"
         )
 
+    @override
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}"

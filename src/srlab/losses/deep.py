@@ -8,7 +8,7 @@ returns a list (or a dict), the loss config says how each element counts, and th
 reports ``final_output`` (the last element, or ``out["out"]``).
 
 A prediction smaller than the target (a coarse pyramid level) is compared with the target
-downscaled to its size by MATLAB-exact bicubic (:func:`srlab.data.imresize.imresize`), as
+downscaled to its size by MATLAB-exact bicubic (:func:`srlab.core.imresize.imresize`), as
 LapSRN builds its per-level ground truth.
 """
 
@@ -19,8 +19,9 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from typing_extensions import override
 
-from ..data.imresize import imresize
+from ..core.imresize import imresize
 
 __all__ = ["DeepSupervision", "as_prediction_list"]
 
@@ -36,7 +37,9 @@ def as_prediction_list(pred: Any) -> tuple[list[str], list[Tensor]]:
         return [str(k) for k in pred], list(pred.values())
     if isinstance(pred, Sequence):
         return [str(i) for i in range(len(pred))], list(pred)
-    raise TypeError(f"expected a tensor, a list or a dict of predictions, got {type(pred).__name__}")
+    raise TypeError(
+        f"expected a tensor, a list or a dict of predictions, got {type(pred).__name__}"
+    )
 
 
 class DeepSupervision(nn.Module):
@@ -68,7 +71,11 @@ class DeepSupervision(nn.Module):
         >>> from srlab.losses import L1Loss
         >>> deep = DeepSupervision(L1Loss(), alpha=0.5)
         >>> target = torch.zeros(1, 1, 4, 4)
-        >>> preds = [torch.full_like(target, 2.0), torch.full_like(target, 4.0), torch.ones_like(target)]
+        >>> preds = [
+        ...     torch.full_like(target, 2.0),
+        ...     torch.full_like(target, 4.0),
+        ...     torch.ones_like(target),
+        ... ]
         >>> deep(preds, target).item()  # 0.5 * mean(2, 4) + 0.5 * 1
         2.0
     """
@@ -88,7 +95,9 @@ class DeepSupervision(nn.Module):
             raise ValueError("DeepSupervision: give either weights or alpha, not both")
         self.loss = loss
         if isinstance(weights, Mapping):
-            self.weights: list[float] | dict[str, float] | None = {str(k): float(v) for k, v in weights.items()}
+            self.weights: list[float] | dict[str, float] | None = {
+                str(k): float(v) for k, v in weights.items()
+            }
         elif weights is not None:
             self.weights = [float(w) for w in weights]
         else:
@@ -99,6 +108,7 @@ class DeepSupervision(nn.Module):
 
     @property
     def alpha(self) -> float | None:
+        """Weight shared by the intermediate predictions (``None``: ``weights`` decide)."""
         return self._alpha
 
     @alpha.setter
@@ -119,26 +129,34 @@ class DeepSupervision(nn.Module):
             return [1.0] * n
         if isinstance(self.weights, dict):
             if not is_dict:
-                raise ValueError("DeepSupervision: weights given by name, but the network returned a list")
+                raise ValueError(
+                    "DeepSupervision: weights given by name, but the network returned a list"
+                )
             unknown = set(self.weights) - set(names)
             if unknown:
-                raise ValueError(f"DeepSupervision: weights name outputs that do not exist: {sorted(unknown)} (outputs: {names})")
+                raise ValueError(
+                    "DeepSupervision: weights name outputs that do not exist: "
+                    f"{sorted(unknown)} (outputs: {names})"
+                )
             return [self.weights.get(k, 1.0) for k in names]
         if len(self.weights) != n:
             raise ValueError(
-                f"DeepSupervision: {len(self.weights)} weights for {n} predictions; give one weight per output"
+                f"DeepSupervision: {len(self.weights)} weights for {n} predictions; "
+                "give one weight per output"
             )
         return list(self.weights)
 
-    def _target_like(self, pred: Tensor, target: Tensor, cache: dict[tuple[int, int], Tensor]) -> Tensor:
+    def _target_like(
+        self, pred: Tensor, target: Tensor, cache: dict[tuple[int, int], Tensor]
+    ) -> Tensor:
         size = (int(pred.shape[-2]), int(pred.shape[-1]))
         if size == tuple(target.shape[-2:]):
             return target
         th, tw = int(target.shape[-2]), int(target.shape[-1])
         if not self.resize_target or th % size[0] or tw % size[1] or th // size[0] != tw // size[1]:
             raise ValueError(
-                f"DeepSupervision: a prediction of size {size} cannot be compared with a target of size "
-                f"{(th, tw)} (it must be the target's size, or smaller by one integer factor)"
+                f"DeepSupervision: a prediction of size {size} cannot be compared with a target of "
+                f"size {(th, tw)} (it must be the target's size, or smaller by one integer factor)"
             )
         if size not in cache:
             # the per-level ground truth is a fixed function of the target: no gradient needed
@@ -146,6 +164,7 @@ class DeepSupervision(nn.Module):
                 cache[size] = imresize(target, size=size)
         return cache[size]
 
+    @override
     def forward(self, pred: Any, target: Tensor) -> Tensor:
         names, preds = as_prediction_list(pred)
         if not preds:
@@ -158,6 +177,7 @@ class DeepSupervision(nn.Module):
                 total = total + w * self.loss(p, self._target_like(p, target, cache))
         return total
 
+    @override
     def extra_repr(self) -> str:
         if self._alpha is not None:
             return f"alpha={self._alpha:g}"

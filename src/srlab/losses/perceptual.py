@@ -1,5 +1,6 @@
-"""VGG19 feature losses: perceptual (content) loss (SRGAN, ESRGAN, EnhanceNet-P) and EnhanceNet's
-patch-wise texture loss.
+"""VGG19 feature losses: the perceptual loss and EnhanceNet's patch-wise texture loss.
+
+The perceptual (content) loss is the one of SRGAN, ESRGAN and EnhanceNet-P.
 
 The feature extractor is torchvision's VGG19 with its ImageNet weights
 (``VGG19_Weights.IMAGENET1K_V1``, file ``vgg19-dcbb9e9d.pth``), found by
@@ -30,6 +31,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from typing_extensions import override
 
 from ..errors import SRLabError
 from ..metrics.weights import hub_checkpoint_path, load_state_dict, resolve_weights
@@ -66,20 +68,22 @@ def _layer_stride(name: str) -> int:
     return 2 ** (block if name.startswith("pool") else block - 1)
 
 
-def _load_vgg19_features(vgg_weights: str | os.PathLike) -> nn.Sequential:
+def _load_vgg19_features(vgg_weights: str | os.PathLike[str]) -> nn.Sequential:
     # torchvision's own VGG19 feature layers, without its 120M-parameter classifier
     from torchvision.models.vgg import cfgs, make_layers
 
     features = make_layers(cfgs["E"], batch_norm=False)
     if str(vgg_weights) == "random":
         warnings.warn(
-            "VGG19 with random weights: a perceptual/texture loss on it is meaningless outside tests",
+            "VGG19 with random weights: "
+            "a perceptual/texture loss on it is meaningless outside tests",
             stacklevel=3,
         )
         for m in features.modules():  # torchvision's VGG init keeps deep features at a sane scale
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
         return features
     path = resolve_weights(
         VGG19_URL,
@@ -89,7 +93,9 @@ def _load_vgg19_features(vgg_weights: str | os.PathLike) -> nn.Sequential:
     )
     state = load_state_dict(path, "VGG19 weights")
     # a full torchvision VGG19 state dict ("features.N.weight", "classifier...") or features only
-    state = {k.removeprefix("features."): v for k, v in state.items() if not k.startswith("classifier.")}
+    state = {
+        k.removeprefix("features."): v for k, v in state.items() if not k.startswith("classifier.")
+    }
     try:
         features.load_state_dict(state)
     except RuntimeError as e:
@@ -113,7 +119,12 @@ class VGGFeatures(nn.Module):
     mean: Tensor
     std: Tensor
 
-    def __init__(self, layers: Sequence[str], vgg_weights: str | os.PathLike = "imagenet", normalize: bool = True) -> None:
+    def __init__(
+        self,
+        layers: Sequence[str],
+        vgg_weights: str | os.PathLike[str] = "imagenet",
+        normalize: bool = True,
+    ) -> None:
         super().__init__()
         names = vgg19_layer_names()
         unknown = [n for n in layers if n not in names]
@@ -135,6 +146,7 @@ class VGGFeatures(nn.Module):
 
     @property
     def vgg(self) -> nn.Sequential:
+        """The frozen VGG19 feature layers (kept out of the module tree)."""
         return self._vgg[0]
 
     def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> VGGFeatures:
@@ -142,9 +154,13 @@ class VGGFeatures(nn.Module):
         self._vgg[0]._apply(fn, *args, **kwargs)
         return self
 
+    @override
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         if x.ndim != 4 or x.shape[1] not in (1, 3):
-            raise ValueError(f"VGGFeatures expects (B, 3, H, W) RGB (or (B, 1, H, W)) input, got {tuple(x.shape)}")
+            raise ValueError(
+                "VGGFeatures expects (B, 3, H, W) RGB (or (B, 1, H, W)) input, "
+                f"got {tuple(x.shape)}"
+            )
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         if self.normalize:
@@ -186,8 +202,8 @@ class PerceptualLoss(nn.Module):
         normalize: ImageNet mean/std normalisation of [0, 1] input.
 
     Example:
-        >>> loss = PerceptualLoss("relu2_2", vgg_weights="random")  # doctest: +SKIP
-        >>> loss(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)).shape  # doctest: +SKIP
+        >>> loss = PerceptualLoss("relu2_2", vgg_weights="random")
+        >>> loss(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)).shape
         torch.Size([])
     """
 
@@ -195,19 +211,24 @@ class PerceptualLoss(nn.Module):
         self,
         layers: str | Sequence[str] | Mapping[str, float] = "relu5_4",
         criterion: str = "mse",
-        vgg_weights: str | os.PathLike = "imagenet",
+        vgg_weights: str | os.PathLike[str] = "imagenet",
         normalize: bool = True,
     ) -> None:
         super().__init__()
         if criterion not in _CRITERIA:
-            raise ValueError(f"PerceptualLoss: criterion must be one of {sorted(_CRITERIA)}, got {criterion!r}")
+            raise ValueError(
+                f"PerceptualLoss: criterion must be one of {sorted(_CRITERIA)}, got {criterion!r}"
+            )
         self.layer_weights = _layer_weights(layers)
         self.criterion = criterion
         self.features = VGGFeatures(list(self.layer_weights), vgg_weights, normalize)
 
+    @override
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         if pred.shape != target.shape:
-            raise ValueError(f"PerceptualLoss: pred {tuple(pred.shape)} != target {tuple(target.shape)}")
+            raise ValueError(
+                f"PerceptualLoss: pred {tuple(pred.shape)} != target {tuple(target.shape)}"
+            )
         fp = self.features(pred)
         with torch.no_grad():
             ft = self.features(target.detach())
@@ -223,8 +244,9 @@ def gram_matrix(feat: Tensor) -> Tensor:
 
 
 def patch_gram_matrices(feat: Tensor, patch: int) -> Tensor:
-    """Gram matrices of the non-overlapping ``patch x patch`` tiles of a feature map (a remainder
-    at the right/bottom border is left out).
+    """Gram matrices of the non-overlapping ``patch x patch`` tiles of a feature map.
+
+    A remainder at the right/bottom border is left out.
 
     Shape:
         ``(B, C, H, W) -> (B, N, C, C)`` with ``N = (H // patch) * (W // patch)``.
@@ -262,22 +284,30 @@ class TextureLoss(nn.Module):
         self,
         layers: str | Sequence[str] | Mapping[str, float] = ("relu1_1", "relu2_1", "relu3_1"),
         patch_size: int = 16,
-        vgg_weights: str | os.PathLike = "imagenet",
+        vgg_weights: str | os.PathLike[str] = "imagenet",
         normalize: bool = True,
     ) -> None:
         super().__init__()
         self.layer_weights = _layer_weights(layers)
-        bad = [n for n in self.layer_weights if n in vgg19_layer_names() and patch_size % _layer_stride(n)]
+        bad = [
+            n
+            for n in self.layer_weights
+            if n in vgg19_layer_names() and patch_size % _layer_stride(n)
+        ]
         if patch_size < 1 or bad:
             raise ValueError(
-                f"TextureLoss: patch_size={patch_size} must be a positive multiple of the stride of layers {bad}"
+                f"TextureLoss: patch_size={patch_size} must be a positive multiple of the stride "
+                f"of layers {bad}"
             )
         self.patch_size = int(patch_size)
         self.features = VGGFeatures(list(self.layer_weights), vgg_weights, normalize)
 
+    @override
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         if pred.shape != target.shape:
-            raise ValueError(f"TextureLoss: pred {tuple(pred.shape)} != target {tuple(target.shape)}")
+            raise ValueError(
+                f"TextureLoss: pred {tuple(pred.shape)} != target {tuple(target.shape)}"
+            )
         if min(pred.shape[-2:]) < self.patch_size:
             raise ValueError(
                 f"TextureLoss: {self.patch_size}x{self.patch_size} patches do not fit "
@@ -289,5 +319,7 @@ class TextureLoss(nn.Module):
         terms = []
         for name, w in self.layer_weights.items():
             p = self.patch_size // _layer_stride(name)
-            terms.append(w * F.mse_loss(patch_gram_matrices(fp[name], p), patch_gram_matrices(ft[name], p)))
+            terms.append(
+                w * F.mse_loss(patch_gram_matrices(fp[name], p), patch_gram_matrices(ft[name], p))
+            )
         return torch.stack(terms).sum()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from typing_extensions import override
 
 __all__ = ["L1Loss", "MSELoss", "CharbonnierLoss", "charbonnier_loss"]
 
@@ -21,7 +22,9 @@ def _check_reduction(reduction: str) -> str:
     return reduction
 
 
-def charbonnier_loss(pred: Tensor, target: Tensor, eps: float = 1e-3, reduction: str = "mean") -> Tensor:
+def charbonnier_loss(
+    pred: Tensor, target: Tensor, eps: float = 1e-3, reduction: str = "mean"
+) -> Tensor:
     """Charbonnier penalty ``sqrt((pred - target)^2 + eps^2)``, averaged or summed.
 
     Example:
@@ -29,7 +32,9 @@ def charbonnier_loss(pred: Tensor, target: Tensor, eps: float = 1e-3, reduction:
         0.001
     """
     if pred.shape != target.shape:
-        raise ValueError(f"charbonnier_loss: pred {tuple(pred.shape)} != target {tuple(target.shape)}")
+        raise ValueError(
+            f"charbonnier_loss: pred {tuple(pred.shape)} != target {tuple(target.shape)}"
+        )
     loss = torch.sqrt((pred - target) ** 2 + eps * eps)
     return loss.mean() if _check_reduction(reduction) == "mean" else loss.sum()
 
@@ -42,6 +47,7 @@ class CharbonnierLoss(nn.Module):
         self.eps = eps
         self.reduction = _check_reduction(reduction)
 
+    @override
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         return charbonnier_loss(pred, target, self.eps, self.reduction)
 

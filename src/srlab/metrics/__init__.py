@@ -1,5 +1,7 @@
-"""Super-resolution metrics: PSNR and SSIM exactly as SR papers report them; NIQE (MATLAB's), LPIPS
-and DISTS (:mod:`.perceptual`, :mod:`.quality`), and Spearman's rho against MOS.
+"""Super-resolution metrics: PSNR, SSIM, NIQE, LPIPS, DISTS and Spearman's rho against MOS.
+
+PSNR and SSIM are computed exactly as SR papers report them, NIQE as MATLAB's ``niqe``; LPIPS and
+DISTS are in :mod:`.perceptual` and :mod:`.quality`.
 
 Functional forms return one float64 value per image; the ``Metric`` classes average them over a
 dataset (the mean of per-image values), DDP-safe.

@@ -29,7 +29,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..color import rgb_to_y
+from ..core.color import rgb_to_y
 
 __all__ = ["psnr", "ssim"]
 
@@ -79,7 +79,7 @@ def _check_inputs(sr: Tensor, hr: Tensor, crop_border: int) -> None:
 
 
 def _to_protocol_scale(x: Tensor, y_channel: bool, quantize: bool) -> Tensor:
-    """(B, C, H, W) image in [0, 1] -> float64 on the 0..255 scale, Y or RGB, maybe 8-bit rounded."""
+    """(B, C, H, W) image in [0, 1] -> float64 on the 0..255 scale, Y or RGB, maybe 8-bit."""
     x = x.to(torch.float64).clamp(0.0, 1.0) * _PIXEL_MAX
     if quantize:
         x = torch.round(x)  # round half to even, like numpy's round in BasicSR's tensor2img
@@ -133,15 +133,17 @@ def _psnr_per_image(sr: Tensor, hr: Tensor) -> Tensor:
 
 
 def _gaussian_1d() -> list[float]:
-    """Normalised 1-D Gaussian (size 11, sigma 1.5) in float64; its outer product with itself is
-    MATLAB's ``fspecial('gaussian', 11, 1.5)`` (which sums to 1)."""
+    """Normalised 1-D Gaussian (size 11, sigma 1.5) in float64.
+
+    Its outer product with itself is MATLAB's ``fspecial('gaussian', 11, 1.5)`` (which sums to 1).
+    """
     k = torch.arange(_SSIM_WIN, dtype=torch.float64) - (_SSIM_WIN - 1) / 2
     g = torch.exp(-(k**2) / (2 * _SSIM_SIGMA**2))
     return (g / g.sum()).tolist()
 
 
 def _filter_valid(x: Tensor, taps: list[float], dim: int) -> Tensor:
-    """'valid' correlation of ``x`` with ``taps`` along ``dim`` (as MATLAB ``filter2(.., 'valid')``).
+    """'valid' correlation of ``x`` with ``taps`` along ``dim`` (MATLAB ``filter2(.., 'valid')``).
 
     Written as a sum of shifted slices: for an 11-tap float64 filter this is several times faster
     than ``F.conv2d`` on CPU, needs no extra padding or unfolding memory, and runs on any device.
@@ -190,13 +192,6 @@ def _ssim_per_image(sr: Tensor, hr: Tensor) -> Tensor:
         (mu_xx + mu_yy + c1) * (sigma_xx + sigma_yy + c2)
     )
     return ssim_map.flatten(1).mean(dim=1)
-
-
-def _protocol_name(crop_border: int, y_channel: bool, quantize: bool) -> str:
-    """Short description of a protocol, e.g. ``"y-bt601, crop=3, 8bit"``."""
-    space = "y-bt601" if y_channel else "rgb"
-    depth = "8bit" if quantize else "float"
-    return f"{space}, crop={crop_border}, {depth}"
 
 
 # --------------------------------------------------------------------------- public functions

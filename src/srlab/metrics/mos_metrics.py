@@ -1,5 +1,7 @@
-"""MOS joined with the metrics: each model's mean PSNR/SSIM/NIQE/LPIPS on the images raters saw,
-and Spearman's rho (with its interval) between per-image MOS and each metric.
+"""MOS joined with the metrics of the images raters saw.
+
+Each model's mean PSNR/SSIM/NIQE/LPIPS on those images, and Spearman's rho (with its interval)
+between per-image MOS and each metric.
 
 The caller (``srlab-mos report``) supplies one :class:`RatedImage` per rated SR image: its model,
 key, MOS over the kept raters, the pixels that were shown (PNG bytes or a tensor) and the HR
@@ -31,6 +33,12 @@ __all__ = ["RatedImage", "rated_images", "score_rated_images", "mos_metrics_mark
 
 @dataclass
 class RatedImage:
+    """One rated SR image: its model, image key, MOS and the pixels shown (SR and HR crop).
+
+    ``sr``/``hr`` are PNG bytes or ``(3|1, H, W)`` float tensors in [0, 1]; ``hr`` is ``None``
+    when the study showed no reference (then only NIQE can be computed).
+    """
+
     model: str
     key: str
     mos: float
@@ -39,11 +47,14 @@ class RatedImage:
 
 
 def rated_images(
-    votes: Iterable[tuple[str, str, Any, float, bytes, bytes | None]], raters: Collection[Any] | None = None
+    votes: Iterable[tuple[str, str, Any, float, bytes, bytes | None]],
+    raters: Collection[Any] | None = None,
 ) -> list[RatedImage]:
-    """Group vote rows ``(model, image key, rater, score, SR png, HR png or None)`` into one
-    :class:`RatedImage` per (model, key) whose MOS is the mean over the votes of ``raters``
-    (``None``: every rater's)."""
+    """Group vote rows into one :class:`RatedImage` per (model, image key).
+
+    Rows are ``(model, image key, rater, score, SR png, HR png or None)``; the MOS is the mean
+    over the votes of ``raters`` (``None``: every rater's).
+    """
     acc: dict[tuple[str, str], list[Any]] = {}
     for model, key, rater, score, sr, hr in votes:
         if raters is not None and rater not in raters:
@@ -61,7 +72,10 @@ def _pixels(x: bytes | Tensor) -> Tensor:
     from PIL import Image
 
     img = Image.open(io.BytesIO(x))
-    arr = np.asarray(img.convert("RGB" if img.mode not in ("L", "I;16") else "L"), dtype=np.float32) / 255.0
+    arr = (
+        np.asarray(img.convert("RGB" if img.mode not in ("L", "I;16") else "L"), dtype=np.float32)
+        / 255.0
+    )
     t = torch.from_numpy(arr)
     return (t[None] if t.ndim == 2 else t.permute(2, 0, 1)).unsqueeze(0)
 
@@ -129,7 +143,10 @@ def score_rated_images(
     models: dict[str, dict[str, Any]] = {}
     for name in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == name]
-        entry: dict[str, Any] = {"images": len(mine), "mos": sum(r["mos"] for r in mine) / len(mine)}
+        entry: dict[str, Any] = {
+            "images": len(mine),
+            "mos": sum(r["mos"] for r in mine) / len(mine),
+        }
         for m in names:
             vals = [r[m] for r in mine if r[m] is not None and math.isfinite(r[m])]
             entry[m] = sum(vals) / len(vals) if vals else None
@@ -138,7 +155,11 @@ def score_rated_images(
     per_metric = {m: {(r["model"], r["key"]): r[m] for r in rows} for m in names}
     corr = {}
     for m, res in correlate_metrics(mos, per_metric, ci=ci).items():
-        corr[m] = None if res is None else {**res.as_dict(), "agrees_when": "rho > 0" if HIGHER_IS_BETTER[m] else "rho < 0"}
+        corr[m] = (
+            None
+            if res is None
+            else {**res.as_dict(), "agrees_when": "rho > 0" if HIGHER_IS_BETTER[m] else "rho < 0"}
+        )
     return {"models": models, "correlation": corr, "images": rows, "skipped": skipped}
 
 
@@ -146,14 +167,23 @@ def mos_metrics_markdown(result: dict[str, Any]) -> str:
     """Two small tables: each model's MOS and mean metrics on the rated images; rho per metric."""
     names = [m for m in ("psnr", "ssim", "niqe", "lpips", "dists") if m in result["correlation"]]
     fmt = {"psnr": 2, "ssim": 4, "niqe": 3, "lpips": 4, "dists": 4}
-    lines = ["", "Metrics on the rated images (means over each model's rated images):", "",
-             "| model | images | MOS | " + " | ".join(m.upper() for m in names) + " |",
-             "|---|---:|---:|" + "---:|" * len(names)]
+    lines = [
+        "",
+        "Metrics on the rated images (means over each model's rated images):",
+        "",
+        "| model | images | MOS | " + " | ".join(m.upper() for m in names) + " |",
+        "|---|---:|---:|" + "---:|" * len(names),
+    ]
     for name, e in result["models"].items():
         cells = " | ".join("-" if e.get(m) is None else f"{e[m]:.{fmt[m]}f}" for m in names)
         lines.append(f"| {name} | {e['images']} | {e['mos']:.2f} | {cells} |")
-    lines += ["", "Spearman's rho between per-image MOS and each metric (all models' images together):", "",
-              "| metric | rho | interval | images | agrees with raters when |", "|---|---:|---|---:|---|"]
+    lines += [
+        "",
+        "Spearman's rho between per-image MOS and each metric (all models' images together):",
+        "",
+        "| metric | rho | interval | images | agrees with raters when |",
+        "|---|---:|---|---:|---|",
+    ]
     for m in names:
         c = result["correlation"][m]
         if c is None:

@@ -48,9 +48,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import Metric
+from typing_extensions import override
 
-from ..color import rgb_to_y
-from ..data.imresize import imresize
+from ..core.color import rgb_to_y
+from ..core.imresize import imresize
 
 __all__ = ["niqe", "NIQE", "NIQE_PARAMS_PATH", "NIQE_BLOCK"]
 
@@ -85,8 +86,11 @@ def _gam_grid(device: torch.device) -> tuple[Tensor, Tensor]:
 
 
 def _aggd(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Asymmetric generalised Gaussian fit of each row of ``x`` (N, P): ``(alpha, beta_l, beta_r)``,
-    each (N,). Empty sides give NaN, as the reference's ``np.mean`` of an empty array does."""
+    """Asymmetric generalised Gaussian fit of each row of ``x`` (N, P).
+
+    Returns ``(alpha, beta_l, beta_r)``, each (N,). Empty sides give NaN, as the reference's
+    ``np.mean`` of an empty array does.
+    """
     gam, r_gam = _gam_grid(x.device)
     neg, pos = x < 0, x > 0
     sq = x * x
@@ -113,7 +117,9 @@ def _block_features(blocks: Tensor) -> Tensor:
     alpha, bl, br = _aggd(flat)
     feats = [alpha, (bl + br) / 2]
     for shift in _SHIFTS:
-        prod = (blocks * torch.roll(blocks, shift, dims=(1, 2))).flatten(1)  # circular, like np.roll
+        prod = (blocks * torch.roll(blocks, shift, dims=(1, 2))).flatten(
+            1
+        )  # circular, like np.roll
         alpha, bl, br = _aggd(prod)
         mean = (br - bl) * _gamma(2 / alpha) / _gamma(1 / alpha)
         feats += [alpha, mean, bl, br]
@@ -122,8 +128,10 @@ def _block_features(blocks: Tensor) -> Tensor:
 
 @functools.lru_cache(maxsize=1)
 def _separable_window() -> Tensor:
-    """The 7x7 window is a Gaussian, the outer product of one 1-D kernel (to 1e-17): two 1-D
-    passes give the same filter in float64 at a third of the cost of the 2-D one."""
+    """The 1-D kernel whose outer product with itself is the 7x7 Gaussian window (to 1e-17).
+
+    Two 1-D passes give the same filter in float64 at a third of the cost of the 2-D one.
+    """
     _, _, window = _pristine()
     u, s, _ = torch.linalg.svd(window)
     g = (u[:, 0] * s[0].sqrt()).abs()
@@ -132,12 +140,19 @@ def _separable_window() -> Tensor:
 
 
 def _mscn(img: Tensor) -> Tensor:
-    """Mean-subtracted contrast-normalised coefficients of ``(B, 1, H, W)``: ``(I - mu) / (sigma
-    + 1)`` with the Gaussian window and replicate padding (MATLAB ``imfilter(..., 'replicate')``)."""
+    """Mean-subtracted contrast-normalised coefficients of ``(B, 1, H, W)``.
+
+    ``(I - mu) / (sigma + 1)`` with the Gaussian window and replicate padding (MATLAB
+    ``imfilter(..., 'replicate')``).
+    """
     g = _separable_window().to(img)
     p = g.numel() // 2
     both = torch.cat([img, img * img], dim=1)  # filter I and I^2 in one pass
-    both = F.conv2d(F.pad(both, (p, p, p, p), mode="replicate"), g.view(1, 1, -1, 1).expand(2, 1, -1, 1), groups=2)
+    both = F.conv2d(
+        F.pad(both, (p, p, p, p), mode="replicate"),
+        g.view(1, 1, -1, 1).expand(2, 1, -1, 1),
+        groups=2,
+    )
     both = F.conv2d(both, g.view(1, 1, 1, -1).expand(2, 1, 1, -1), groups=2)
     mu, mu2 = both[:, :1], both[:, 1:]
     sigma = torch.sqrt((mu2 - mu * mu).abs())
@@ -163,8 +178,8 @@ def _niqe_y(y: Tensor, block: int = NIQE_BLOCK, dtype: torch.dtype = torch.float
     nh, nw = y.shape[-2] // block, y.shape[-1] // block
     if nh * nw < 2:
         raise ValueError(
-            f"NIQE needs at least two {block}x{block} blocks, got a {y.shape[-2]}x{y.shape[-1]} image "
-            f"(after the border crop)"
+            f"NIQE needs at least two {block}x{block} blocks, "
+            f"got a {y.shape[-2]}x{y.shape[-1]} image (after the border crop)"
         )
     img = y[..., : nh * block, : nw * block].to(dtype)
     per_scale = []
@@ -189,9 +204,13 @@ def _prepare_y(img: Tensor, crop_border: int, quantize: bool) -> Tensor:
     if not isinstance(img, Tensor):
         raise TypeError(f"img must be a tensor, got {type(img).__name__}")
     if img.dim() not in (3, 4) or img.shape[-3] not in (1, 3):
-        raise ValueError(f"NIQE expects (B, 3|1, H, W) or (3|1, H, W) images, got {tuple(img.shape)}")
+        raise ValueError(
+            f"NIQE expects (B, 3|1, H, W) or (3|1, H, W) images, got {tuple(img.shape)}"
+        )
     if not img.is_floating_point():
-        raise TypeError(f"NIQE expects floating-point images in [0, 1], got {img.dtype} (divide by 255)")
+        raise TypeError(
+            f"NIQE expects floating-point images in [0, 1], got {img.dtype} (divide by 255)"
+        )
     if isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0:
         raise ValueError(f"crop_border must be an int >= 0, got {crop_border!r}")
     x = img.unsqueeze(0) if img.dim() == 3 else img
@@ -200,7 +219,9 @@ def _prepare_y(img: Tensor, crop_border: int, quantize: bool) -> Tensor:
         x = torch.round(x)
     if x.shape[-3] == 3:
         x = rgb_to_y(x / 255.0) * 255.0
-    x = torch.round(x)  # MATLAB's niqe works on the uint8 Y (BasicSR: "round ... consistent with MATLAB")
+    x = torch.round(
+        x
+    )  # MATLAB's niqe works on the uint8 Y (BasicSR: "round ... consistent with MATLAB")
     if crop_border:
         c = crop_border
         x = x[..., c:-c, c:-c]
@@ -259,8 +280,11 @@ class NIQE(Metric):
 
     sum: Tensor
     count: Tensor
+    skipped: Tensor
 
-    def __init__(self, crop_border: int = 0, quantize: bool = True, skip_small: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, crop_border: int = 0, quantize: bool = True, skip_small: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.skip_small = bool(skip_small)
         if isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0:
@@ -273,8 +297,10 @@ class NIQE(Metric):
 
     @property
     def protocol(self) -> str:
+        """The evaluation protocol, for reports (colour space, crop, blocks, model)."""
         return f"y-bt601 (uint8), crop={self.crop_border}, 96x96 blocks, MATLAB default model"
 
+    @override
     def update(self, sr: Tensor, hr: Tensor | None = None) -> None:
         h, w = (n - 2 * self.crop_border for n in sr.shape[-2:])
         if self.skip_small and (h // NIQE_BLOCK) * (w // NIQE_BLOCK) < 2:
@@ -284,9 +310,10 @@ class NIQE(Metric):
         self.sum += values.sum().to(self.sum)
         self.count += values.numel()
 
+    @override
     def compute(self) -> Tensor:
         return self.sum / self.count
 
+    @override
     def extra_repr(self) -> str:
         return f"crop_border={self.crop_border}, quantize={self.quantize}"
-

@@ -9,8 +9,9 @@
 
 Both are torchmetrics' ports (``LearnedPerceptualImagePatchSimilarity``, validated by torchmetrics
 against the authors' ``lpips`` package; ``DeepImageStructureAndTextureSimilarity``); their learned
-heads ship inside the torchmetrics wheel. The ImageNet backbones (AlexNet ``alexnet-owt-7be5be79.pth``,
-VGG16 ``vgg16-397923af.pth``, SqueezeNet ``squeezenet1_1-b8a52dc0.pth``) are found by
+heads ship inside the torchmetrics wheel. The ImageNet backbones (AlexNet
+``alexnet-owt-7be5be79.pth``, VGG16 ``vgg16-397923af.pth``, SqueezeNet
+``squeezenet1_1-b8a52dc0.pth``) are found by
 :func:`srlab.metrics.weights.resolve_weights`: a configured file, else the torch hub cache, else
 downloaded there when online; torchvision then reads exactly that file.
 
@@ -25,9 +26,11 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal, cast
 
 import torch
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .weights import hub_checkpoint_path, resolve_weights
 
@@ -35,11 +38,11 @@ __all__ = ["LPIPS_NETS", "backbone_url", "PerceptualDistance", "build_lpips", "b
 
 # LPIPS backbone -> torchvision weights enum name (their IMAGENET1K_V1 file is the one LPIPS uses)
 LPIPS_NETS = {"alex": "AlexNet_Weights", "vgg": "VGG16_Weights", "squeeze": "SqueezeNet1_1_Weights"}
+LpipsNet = Literal["alex", "vgg", "squeeze"]
 
 
 def backbone_url(kind: str) -> str:
-    """The torchvision URL of the backbone of ``lpips-<net>`` (``kind`` = alex|vgg|squeeze) or
-    ``dists`` (VGG16)."""
+    """The torchvision URL of the backbone of ``lpips-<kind>`` (alex|vgg|squeeze) or ``dists``."""
     import torchvision
 
     enum = "VGG16_Weights" if kind == "dists" else LPIPS_NETS.get(kind)
@@ -50,8 +53,10 @@ def backbone_url(kind: str) -> str:
 
 @contextlib.contextmanager
 def _torchvision_reads(file: Path, url: str) -> Iterator[None]:
-    """Make torchvision's own ``weights=...`` loading read ``file`` for ``url`` (and never download):
-    a file outside the hub cache is linked into a temporary hub directory for the duration."""
+    """Make torchvision's own ``weights=...`` loading read ``file`` for ``url``, never download.
+
+    A file outside the hub cache is linked into a temporary hub directory for the duration.
+    """
     if file.resolve() == hub_checkpoint_path(url).resolve():
         yield
         return
@@ -91,7 +96,9 @@ class PerceptualDistance(nn.Module):
     Build with :func:`build_lpips` / :func:`build_dists`. ``forward(sr, hr) -> (B,)`` float64.
     """
 
-    def __init__(self, name: str, net: nn.Module, crop_border: int = 0, quantize: bool = True) -> None:
+    def __init__(
+        self, name: str, net: nn.Module, crop_border: int = 0, quantize: bool = True
+    ) -> None:
         super().__init__()
         self.name = name
         self.net = net.eval().requires_grad_(False)
@@ -107,23 +114,31 @@ class PerceptualDistance(nn.Module):
         dev = next(self.net.parameters()).device
         a = _prepare_rgb(sr, c, self.quantize).to(dev)
         b = _prepare_rgb(hr, c, self.quantize).to(dev)
-        if self.name == "dists":
-            out = self.net(a, b)
-        else:  # LPIPS nets take [-1, 1]
-            out = self.net(a * 2 - 1, b * 2 - 1)
+        # LPIPS nets take [-1, 1]
+        out = self.net(a, b) if self.name == "dists" else self.net(a * 2 - 1, b * 2 - 1)
         return out.reshape(a.shape[0]).double().cpu()
 
+    @override
     def extra_repr(self) -> str:
         return f"name={self.name!r}, crop_border={self.crop_border}, quantize={self.quantize}"
 
 
 def build_lpips(
-    net: str = "alex", weights: str | os.PathLike | None = None, crop_border: int = 0, download: bool = True,
+    net: str = "alex",
+    weights: str | os.PathLike[str] | None = None,
+    crop_border: int = 0,
+    download: bool = True,
     quantize: bool = True,
 ) -> PerceptualDistance:
-    """LPIPS with the ``net`` backbone (``alex``, the authors' default for evaluation, ``vgg`` or
-    ``squeeze``); ``weights``: a file with the torchvision backbone state dict (default: the hub
-    cache, downloaded when online).
+    """LPIPS with the ``net`` backbone as a :class:`PerceptualDistance`.
+
+    Args:
+        net: ``alex`` (the authors' default for evaluation), ``vgg`` or ``squeeze``.
+        weights: a file with the torchvision backbone state dict (default: the hub cache,
+            downloaded when online).
+        crop_border: pixels removed from each side before the distance.
+        download: allow fetching missing backbone weights.
+        quantize: round the images to 8 bits first.
 
     Raises:
         SRLabError: the backbone weights are missing and cannot be fetched (names the file).
@@ -131,23 +146,35 @@ def build_lpips(
     from torchmetrics.functional.image.lpips import _NoTrainLpips
 
     url = backbone_url(net)
-    file = resolve_weights(url, weights, what=f"LPIPS-{net} backbone weights ({net} ImageNet)",
-                           config_hint=f"metric_weights.lpips_{net}", download=download)
+    file = resolve_weights(
+        url,
+        weights,
+        what=f"LPIPS-{net} backbone weights ({net} ImageNet)",
+        config_hint=f"metric_weights.lpips_{net}",
+        download=download,
+    )
     with _torchvision_reads(file, url):
-        model = _NoTrainLpips(net=net)
+        model = _NoTrainLpips(net=cast(LpipsNet, net))  # checked by backbone_url
     return PerceptualDistance(f"lpips-{net}", model, crop_border, quantize)
 
 
 def build_dists(
-    weights: str | os.PathLike | None = None, crop_border: int = 0, download: bool = True, quantize: bool = True
+    weights: str | os.PathLike[str] | None = None,
+    crop_border: int = 0,
+    download: bool = True,
+    quantize: bool = True,
 ) -> PerceptualDistance:
     """DISTS (VGG16 backbone; ``weights`` as in :func:`build_lpips`)."""
     from torchmetrics.functional.image.dists import DISTSNetwork
 
     url = backbone_url("dists")
-    file = resolve_weights(url, weights, what="DISTS backbone weights (VGG16 ImageNet)",
-                           config_hint="metric_weights.dists", download=download)
+    file = resolve_weights(
+        url,
+        weights,
+        what="DISTS backbone weights (VGG16 ImageNet)",
+        config_hint="metric_weights.dists",
+        download=download,
+    )
     with _torchvision_reads(file, url):
         model = DISTSNetwork()
     return PerceptualDistance("dists", model, crop_border, quantize)
-

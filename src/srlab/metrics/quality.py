@@ -1,4 +1,4 @@
-"""Perceptual metrics beside PSNR/SSIM in evaluations: ``srlab-eval metrics=[psnr,ssim,niqe,lpips]``.
+"""Perceptual metrics beside PSNR/SSIM in evaluations (``srlab-eval metrics=[...,niqe,lpips]``).
 
 PSNR and SSIM are always computed (they are the protocol's columns). The others, per image, on
 the model's SR image and on the bicubic upscale, with the same border crop:
@@ -40,7 +40,14 @@ __all__ = [
     "quality_markdown",
 ]
 
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "niqe": False, "lpips": False, "dists": False, "pi": False}
+HIGHER_IS_BETTER = {
+    "psnr": True,
+    "ssim": True,
+    "niqe": False,
+    "lpips": False,
+    "dists": False,
+    "pi": False,
+}
 KNOWN_METRICS = tuple(HIGHER_IS_BETTER)
 _EXTRA = ("niqe", "lpips", "dists")
 _LABELS = {"niqe": "NIQE", "lpips": "LPIPS", "dists": "DISTS"}
@@ -51,14 +58,17 @@ PI_NOTE = (
 
 
 def perceptual_index(ma: float | Tensor, niqe_value: float | Tensor) -> float | Tensor:
-    """PIRM 2018's perceptual index ``((10 - Ma) + NIQE) / 2`` (lower is better), from Ma et al.'s
-    score computed elsewhere (e.g. the PIRM MATLAB toolbox)."""
+    """PIRM 2018's perceptual index ``((10 - Ma) + NIQE) / 2`` (lower is better).
+
+    Ma et al.'s score is computed elsewhere (e.g. the PIRM MATLAB toolbox).
+    """
     return ((10 - ma) + niqe_value) / 2
 
 
 class ImageMetrics:
-    """The extra per-image metrics of an evaluation, built once (networks loaded up front, so a
-    missing weights file stops the run before any work).
+    """The extra per-image metrics of an evaluation, built once.
+
+    The networks are loaded up front, so a missing weights file stops the run before any work.
 
     Args:
         names: requested metrics (``psnr``/``ssim`` are accepted and ignored: always computed).
@@ -72,7 +82,7 @@ class ImageMetrics:
     def __init__(
         self,
         names: Sequence[str],
-        weights: Mapping[str, str | os.PathLike | None] | None = None,
+        weights: Mapping[str, str | os.PathLike[str] | None] | None = None,
         lpips_net: str = "alex",
         device: str | torch.device = "cpu",
         download: bool = True,
@@ -90,7 +100,9 @@ class ImageMetrics:
         if "lpips" in self.names:
             from .perceptual import build_lpips
 
-            self.nets["lpips"] = build_lpips(lpips_net, weights.get(f"lpips_{lpips_net}"), download=download).to(device)
+            self.nets["lpips"] = build_lpips(
+                lpips_net, weights.get(f"lpips_{lpips_net}"), download=download
+            ).to(device)
         if "dists" in self.names:
             from .perceptual import build_dists
 
@@ -110,9 +122,14 @@ class ImageMetrics:
             x, hr = x.expand(-1, 3, -1, -1), hr.expand(-1, 3, -1, -1)
         return float(self.nets[name](x, hr.to(x.device), crop_border=border)[0])
 
-    def score_row(self, row: dict[str, Any], sr: Tensor, bic: Tensor, hr: Tensor, border: int) -> None:
-        """Add ``row[<metric>]`` (model) and ``row["bicubic_<metric>"]`` for one ``(1, C, H, W)``
-        image; NIQE of an image smaller than two 96x96 blocks (after the crop) is ``None``."""
+    def score_row(
+        self, row: dict[str, Any], sr: Tensor, bic: Tensor, hr: Tensor, border: int
+    ) -> None:
+        """Add ``row[<metric>]`` (model) and ``row["bicubic_<metric>"]`` for one image.
+
+        The images are ``(1, C, H, W)``; NIQE of an image smaller than two 96x96 blocks (after
+        the crop) is ``None``.
+        """
         for n in self.names:
             row[n] = self._one(n, sr, hr, border)
             row[f"bicubic_{n}"] = self._one(n, bic, hr, border)
@@ -120,24 +137,35 @@ class ImageMetrics:
                 self._skipped.append(str(row.get("name")))
 
     def protocol(self) -> dict[str, str]:
+        """How each requested extra metric is computed, for the results' ``protocol``."""
         out = {}
         if "niqe" in self.names:
-            out["niqe"] = "MATLAB niqe default model, Y (uint8), 96x96 blocks, crop as PSNR; lower is better"
+            out["niqe"] = (
+                "MATLAB niqe default model, Y (uint8), 96x96 blocks, crop as PSNR; lower is better"
+            )
         if "lpips" in self.names:
-            out["lpips"] = f"LPIPS-{self.lpips_net} v0.1 (torchmetrics), RGB 8-bit, crop as PSNR; lower is better"
+            out["lpips"] = (
+                f"LPIPS-{self.lpips_net} v0.1 (torchmetrics), RGB 8-bit, crop as PSNR; "
+                "lower is better"
+            )
         if "dists" in self.names:
             out["dists"] = "DISTS (torchmetrics), RGB 8-bit, crop as PSNR; lower is better"
         return out
 
     def finish(self, results: dict[str, Any]) -> None:
-        """Per-set means (over the images that have a value) into ``model``/``bicubic`` of each
-        set, and the metrics' protocol into ``results["protocol"]["perceptual"]``."""
+        """Write the per-set means and the metrics' protocol into ``results``.
+
+        The means (over the images that have a value) go to ``model``/``bicubic`` of each set,
+        the protocol to ``results["protocol"]["perceptual"]``.
+        """
         for entry in results.get("sets", {}).values():
             rows = entry.get("images", [])
             for n in self.names:
                 for side, key in (("model", n), ("bicubic", f"bicubic_{n}")):
                     vals = [r[key] for r in rows if r.get(key) is not None]
-                    entry.setdefault(side, {})[n] = float(sum(vals) / len(vals)) if vals else math.nan
+                    entry.setdefault(side, {})[n] = (
+                        float(sum(vals) / len(vals)) if vals else math.nan
+                    )
         if self.names:
             results.setdefault("protocol", {})["perceptual"] = self.protocol()
         if self._skipped:
@@ -157,9 +185,13 @@ def _f(v: Any, digits: int = 4) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
-def quality_markdown(results: Mapping[str, Any], per_image: bool = True, model_name: str = "model") -> str:
-    """The perceptual metrics as markdown: one row per set (bicubic and model means), then, with
-    ``per_image``, one row per image. Empty when the results hold none."""
+def quality_markdown(
+    results: Mapping[str, Any], per_image: bool = True, model_name: str = "model"
+) -> str:
+    """The perceptual metrics as markdown; empty when the results hold none.
+
+    One row per set (bicubic and model means), then, with ``per_image``, one row per image.
+    """
     names = _extras(results)
     if not names:
         return ""
@@ -169,18 +201,27 @@ def quality_markdown(results: Mapping[str, Any], per_image: bool = True, model_n
         "",
         f"Perceptual metrics ({arrows}; NIQE is no-reference: it scores the SR image alone):",
         "",
-        "| set | scale | " + " | ".join(f"bicubic {lb} | {model_name} {lb}" for lb in labels) + " |",
+        "| set | scale | "
+        + " | ".join(f"bicubic {lb} | {model_name} {lb}" for lb in labels)
+        + " |",
         "|---|---:|" + "---:|" * (2 * len(names)),
     ]
     for key, r in results["sets"].items():
         cells = [f"{_f(r['bicubic'].get(n))} | {_f(r['model'].get(n))}" for n in names]
-        lines.append(f"| {r.get('set', key)} | x{r.get('scale', '?')} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {r.get('set', key)} | x{r.get('scale', '?')} | " + " | ".join(cells) + " |"
+        )
     if per_image:
-        lines += ["", "| set | scale | image | " + " | ".join(labels) + " |", "|---|---:|---|" + "---:|" * len(names)]
+        lines += [
+            "",
+            "| set | scale | image | " + " | ".join(labels) + " |",
+            "|---|---:|---|" + "---:|" * len(names),
+        ]
         for key, r in results["sets"].items():
             for i in r.get("images", []):
                 lines.append(
                     f"| {r.get('set', key)} | x{r.get('scale', '?')} | {i['name']} | "
-                    + " | ".join(_f(i.get(n)) for n in names) + " |"
+                    + " | ".join(_f(i.get(n)) for n in names)
+                    + " |"
                 )
     return "\n".join(lines) + "\n"

@@ -39,10 +39,14 @@ class SpearmanResult:
     method: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict."""
         return asdict(self)
 
     def __str__(self) -> str:
-        return f"rho = {self.rho:+.3f} [{self.low:+.3f}, {self.high:+.3f}] ({self.level:.0%} {self.method}, n = {self.n})"
+        return (
+            f"rho = {self.rho:+.3f} [{self.low:+.3f}, {self.high:+.3f}] "
+            f"({self.level:.0%} {self.method}, n = {self.n})"
+        )
 
 
 def _rank(a: np.ndarray) -> np.ndarray:
@@ -50,7 +54,11 @@ def _rank(a: np.ndarray) -> np.ndarray:
     order = np.argsort(a, axis=-1, kind="mergesort")
     s = np.take_along_axis(a, order, axis=-1)
     ranks = np.empty_like(a, dtype=np.float64)
-    flat_s, flat_o, flat_r = s.reshape(-1, a.shape[-1]), order.reshape(-1, a.shape[-1]), ranks.reshape(-1, a.shape[-1])
+    flat_s, flat_o, flat_r = (
+        s.reshape(-1, a.shape[-1]),
+        order.reshape(-1, a.shape[-1]),
+        ranks.reshape(-1, a.shape[-1]),
+    )
     for row_s, row_o, row_r in zip(flat_s, flat_o, flat_r):
         new = np.r_[True, row_s[1:] != row_s[:-1]]
         starts = np.flatnonzero(new)
@@ -102,7 +110,9 @@ def spearman(
     x = np.asarray(mos, dtype=np.float64).ravel()
     y = np.asarray(metric, dtype=np.float64).ravel()
     if x.shape != y.shape:
-        raise ValueError(f"mos and metric must have one value per image each, got {x.size} and {y.size}")
+        raise ValueError(
+            f"mos and metric must have one value per image each, got {x.size} and {y.size}"
+        )
     if x.size < 4:
         raise ValueError(f"Spearman's rho with an interval needs at least 4 images, got {x.size}")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
@@ -116,7 +126,11 @@ def spearman(
             low = high = math.nan
         else:
             z = NormalDist().inv_cdf(0.5 + level / 2)
-            zr = math.atanh(max(min(rho, 1.0), -1.0)) if abs(rho) < 1 else math.copysign(math.inf, rho)
+            zr = (
+                math.atanh(max(min(rho, 1.0), -1.0))
+                if abs(rho) < 1
+                else math.copysign(math.inf, rho)
+            )
             half = z * 1.06 / math.sqrt(n - 3)
             low, high = math.tanh(zr - half), math.tanh(zr + half)
     elif ci == "bootstrap":
@@ -134,21 +148,29 @@ def spearman(
     return SpearmanResult(rho, float(low), float(high), n, float(level), ci)
 
 
-def join_by_key(mos: Mapping[Any, float], metric: Mapping[Any, float | None]) -> tuple[list[Any], np.ndarray, np.ndarray]:
-    """The images rated and scored (keys in both, metric not None/NaN), in sorted key order:
-    ``(keys, mos values, metric values)``."""
-    keys = sorted(
-        (k for k in mos if k in metric and metric[k] is not None and math.isfinite(float(metric[k]))),  # type: ignore[arg-type]
-        key=str,
-    )
+def join_by_key(
+    mos: Mapping[Any, float], metric: Mapping[Any, float | None]
+) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """The images rated and scored, as ``(keys, mos values, metric values)`` in sorted key order.
+
+    An image counts when its key is in both mappings and its metric value is not None/NaN.
+    """
+
+    def scored(k: Any) -> bool:
+        v = metric.get(k)
+        return v is not None and math.isfinite(float(v))
+
+    keys = sorted((k for k in mos if scored(k)), key=str)
     return keys, np.array([mos[k] for k in keys], float), np.array([metric[k] for k in keys], float)
 
 
 def correlate_metrics(
     mos: Mapping[Any, float], metrics: Mapping[str, Mapping[Any, float | None]], **kwargs: Any
 ) -> dict[str, SpearmanResult | None]:
-    """``{metric name: spearman(MOS, metric)}`` over the images each metric shares with ``mos``
-    (``None`` where fewer than 4 do). ``kwargs`` go to :func:`spearman`."""
+    """``{metric name: spearman(MOS, metric)}`` over the images each metric shares with ``mos``.
+
+    ``None`` where fewer than 4 images are shared. ``kwargs`` go to :func:`spearman`.
+    """
     out: dict[str, SpearmanResult | None] = {}
     for name, values in metrics.items():
         _, x, y = join_by_key(mos, values)

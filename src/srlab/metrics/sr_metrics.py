@@ -13,7 +13,8 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from .functional import _prepare, _protocol_name, _psnr_per_image, _ssim_per_image
+from ..core.protocol import Protocol
+from .functional import _prepare, _psnr_per_image, _ssim_per_image
 
 __all__ = ["PSNR", "SSIM"]
 
@@ -48,8 +49,11 @@ class _PerImageMean(Metric):
 
     @property
     def protocol(self) -> str:
-        """The evaluation protocol, e.g. ``"y-bt601, crop=3, 8bit"``."""
-        return _protocol_name(self.crop_border, self.y_channel, self.quantize)
+        """The part of the protocol's name the metric knows, e.g. ``"y-bt601, crop 3 px, 8-bit"``.
+
+        See :class:`srlab.core.protocol.Protocol`.
+        """
+        return Protocol.of_metric(self.crop_border, self.y_channel, self.quantize).name
 
     def update(self, sr: Tensor, hr: Tensor) -> None:
         """Add the per-image values of a batch.
@@ -89,7 +93,7 @@ class PSNR(_PerImageMean):
         >>> import torch
         >>> metric = PSNR(crop_border=2)
         >>> metric.protocol
-        'y-bt601, crop=2, 8bit'
+        'y-bt601, crop 2 px, 8-bit'
         >>> hr = torch.full((2, 3, 8, 8), 0.2)
         >>> metric.update(hr + 1 / 255, hr)
         >>> metric.update(hr + 2 / 255, hr)
@@ -117,7 +121,7 @@ class SSIM(_PerImageMean):
         >>> import torch
         >>> metric = SSIM(y_channel=False)
         >>> metric.protocol
-        'rgb, crop=0, 8bit'
+        'rgb, crop 0 px, 8-bit'
         >>> hr = torch.linspace(0, 1, 3 * 16 * 16).reshape(1, 3, 16, 16)
         >>> metric.update(hr, hr)
         >>> metric.compute()

@@ -31,8 +31,10 @@ __all__ = ["hub_checkpoint_path", "resolve_weights", "downloads_allowed", "load_
 
 
 def hub_checkpoint_path(url: str) -> Path:
-    """Where torchvision keeps the weights downloaded from ``url``: the torch hub cache
-    (``$TORCH_HOME/hub/checkpoints/<file name>``, or ``torch.hub.set_dir()``'s folder)."""
+    """Where torchvision keeps the weights downloaded from ``url``: the torch hub cache.
+
+    That is ``$TORCH_HOME/hub/checkpoints/<file name>``, or ``torch.hub.set_dir()``'s folder.
+    """
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
@@ -43,7 +45,7 @@ def downloads_allowed() -> bool:
 
 def resolve_weights(
     url: str,
-    path: str | os.PathLike | None = None,
+    path: str | os.PathLike[str] | None = None,
     *,
     what: str = "weights",
     config_hint: str | None = None,
@@ -55,7 +57,8 @@ def resolve_weights(
         url: the torchvision URL (its file name is the name in the hub cache).
         path: a file named in the config; ``None``: the hub cache.
         what: what the weights are, for messages (``"VGG19 ImageNet weights"``).
-        config_hint: the config key that takes a path, for the message (``"loss.terms.percep.vgg_weights"``).
+        config_hint: the config key that takes a path, for the message
+            (``"loss.terms.percep.vgg_weights"``).
         download: allow fetching a missing file (also needs ``SRLAB_OFFLINE`` unset).
 
     Returns:
@@ -69,7 +72,9 @@ def resolve_weights(
         p = Path(path).expanduser()
         if not p.is_file():
             key = f" ({config_hint})" if config_hint else ""
-            raise SRLabError(f"{what} file not found: {p}{key}; it should be a copy of {name} from {url}")
+            raise SRLabError(
+                f"{what} file not found: {p}{key}; it should be a copy of {name} from {url}"
+            )
         return p
     cached = hub_checkpoint_path(url)
     if cached.is_file():
@@ -86,10 +91,12 @@ def resolve_weights(
                 f"place {name} (from {url}) at {cached}{hint}"
             ) from None
         return cached
-    raise SRLabError(f"{what} not found: place {name} (from {url}) at {cached}{hint} (downloads are off)")
+    raise SRLabError(
+        f"{what} not found: place {name} (from {url}) at {cached}{hint} (downloads are off)"
+    )
 
 
-def load_state_dict(file: str | os.PathLike, what: str = "weights") -> dict[str, torch.Tensor]:
+def load_state_dict(file: str | os.PathLike[str], what: str = "weights") -> dict[str, torch.Tensor]:
     """``torch.load`` of a state dict (``weights_only``), with a one-line error for a bad file."""
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)

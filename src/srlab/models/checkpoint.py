@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import SRLabError
-from ..utils import build_from_spec, check_spec
+from ..utils import build_from_spec, check_spec, upgrade_spec
 from .sr_module import SRModule
 
 __all__ = [
@@ -39,7 +39,8 @@ __all__ = [
 
 def is_release_file(path: str | os.PathLike) -> bool:
     """A published model file (by its suffix, :data:`srlab.published.RELEASE_SUFFIXES`), not a
-    ``.ckpt`` of srlab-train."""
+    ``.ckpt`` of srlab-train.
+    """
     from ..published import RELEASE_SUFFIXES
 
     return Path(path).suffix.lower() in RELEASE_SUFFIXES
@@ -59,7 +60,11 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_plain(v) for v in obj) if isinstance(obj, list) else tuple(_plain(v) for v in obj)
+        return (
+            type(obj)(_plain(v) for v in obj)
+            if isinstance(obj, list)
+            else tuple(_plain(v) for v in obj)
+        )
     return obj
 
 
@@ -67,7 +72,8 @@ def _check_specs(ckpt: dict[str, Any], path: Path) -> None:
     """The generator's network description names an srlab network (nothing is built here:
     resume and init_from never build it, but they must not pass a foreign one on). The
     discriminator's description is never rebuilt from a checkpoint; :func:`build_from_spec`
-    refuses a foreign one if anything ever tries."""
+    refuses a foreign one if anything ever tries.
+    """
     meta = ckpt.get("srlab")
     hp = ckpt.get("hyper_parameters")
     found = []
@@ -104,7 +110,9 @@ def _validated(ckpt: Any, path: Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise SRLabError(f"{path} is not a Lightning checkpoint (no state_dict)")
     if not isinstance(ckpt["state_dict"], dict):
-        raise SRLabError(f"{path}: its state_dict is a {type(ckpt['state_dict']).__name__}, not a mapping of tensors")
+        raise SRLabError(
+            f"{path}: its state_dict is a {type(ckpt['state_dict']).__name__}, not a mapping of tensors"
+        )
     for key in ("srlab", "hyper_parameters", "datamodule_hyper_parameters"):
         if key in ckpt:
             ckpt[key] = _plain(ckpt[key])
@@ -119,7 +127,8 @@ def net_state_dict(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 def _release_or_checkpoint(path: Path, net: str | None) -> tuple[Any, dict[str, Any] | None]:
     """``(release, None)`` for a release file, ``(None, checkpoint)`` for an srlab checkpoint
-    (also one saved under a ``.pt``/``.pth`` name)."""
+    (also one saved under a ``.pt``/``.pth`` name).
+    """
     if not is_release_file(path):
         return None, read_checkpoint(path)
     from ..published import load_release
@@ -138,9 +147,15 @@ def _module_from_checkpoint(ckpt: dict[str, Any], path: Path) -> SRModule:
         raise SRLabError(f"{path} has no srlab network description; was it written by srlab-train?")
     cls = check_spec(spec, f"{path}: the network description")
     try:
+        spec = upgrade_spec(spec, cls)  # argument names renamed since the file was written
+    except SRLabError as e:
+        raise SRLabError(f"{path}: {e}") from None
+    try:
         net = build_from_spec(spec)
     except (TypeError, ValueError) as e:
-        raise SRLabError(f"{path}: cannot build {cls.__name__} from its network description: {e}") from None
+        raise SRLabError(
+            f"{path}: cannot build {cls.__name__} from its network description: {e}"
+        ) from None
     hp = ckpt.get("hyper_parameters") or {}
     model = SRModule(
         net,
@@ -189,7 +204,11 @@ def load_model(
     """
     path = Path(path)
     release, ckpt = _release_or_checkpoint(path, net)
-    model = _module_from_release(release) if release is not None else _module_from_checkpoint(ckpt, path)
+    model = (
+        _module_from_release(release)
+        if release is not None
+        else _module_from_checkpoint(ckpt, path)
+    )
     return model.to(map_location).eval()
 
 
@@ -242,14 +261,17 @@ def load_net_weights(
 @contextlib.contextmanager
 def safe_checkpoint_loading() -> Iterator[None]:
     """While active, ``torch.load(weights_only=True)`` also accepts the plain data types of
-    :func:`srlab.published.readers.checkpoint_safe_globals` (for Lightning's own loading)."""
+    :func:`srlab.published.readers.checkpoint_safe_globals` (for Lightning's own loading).
+    """
     from ..published.readers import allowing, checkpoint_safe_globals
 
     with allowing(checkpoint_safe_globals()):
         yield
 
 
-def safe_fit(trainer: Any, model: Any, datamodule: Any = None, ckpt_path: str | os.PathLike | None = None) -> None:
+def safe_fit(
+    trainer: Any, model: Any, datamodule: Any = None, ckpt_path: str | os.PathLike | None = None
+) -> None:
     """``trainer.fit(model, datamodule=..., ckpt_path=...)``, resuming safely.
 
     A resume checkpoint is first read with :func:`read_checkpoint` (weights only; network
@@ -268,7 +290,12 @@ def safe_fit(trainer: Any, model: Any, datamodule: Any = None, ckpt_path: str | 
         if not p.exists():
             raise SRLabError(f"checkpoint not found: {p}")
         ckpt = safe_torch_load(p, "checkpoint", allow=checkpoint_safe_globals())
-        if not (isinstance(ckpt, dict) and "state_dict" in ckpt and "optimizer_states" in ckpt and "loops" in ckpt):
+        if not (
+            isinstance(ckpt, dict)
+            and "state_dict" in ckpt
+            and "optimizer_states" in ckpt
+            and "loops" in ckpt
+        ):
             raise SRLabError(
                 f"ckpt_path={p} is not a training checkpoint of srlab-train (no optimizer and loop "
                 "state to resume from); use init_from= to start a new run from its weights"

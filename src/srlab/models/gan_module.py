@@ -4,29 +4,42 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
-from torch import nn
+from pytorch_lightning.core.optimizer import LightningOptimizer
+from torch import Tensor, nn
+from typing_extensions import override
 
-from .sr_module import SRModule, final_output
+from ..core.contract import final_output
+from .sr_module import SRModule
+
+if TYPE_CHECKING:
+    from ..losses.adversarial import AdversarialLoss
 
 __all__ = ["GANModule", "build_lpips"]
 
 log = logging.getLogger("srlab.gan")
 
 # torchvision backbones of torchmetrics' LPIPS (its linear heads ship with torchmetrics)
-_LPIPS_BACKBONES = {"alex": "AlexNet_Weights", "vgg": "VGG16_Weights", "squeeze": "SqueezeNet1_1_Weights"}
+_LPIPS_BACKBONES = {
+    "alex": "AlexNet_Weights",
+    "vgg": "VGG16_Weights",
+    "squeeze": "SqueezeNet1_1_Weights",
+}
 
 
 def build_lpips(net_type: str | None) -> Any:
-    """torchmetrics' LPIPS if its backbone weights are in the local torch hub cache, else ``None``
-    (with one log line): srlab never downloads weights.
+    """Torchmetrics' LPIPS if its backbone weights are in the local torch hub cache.
+
+    Else ``None`` (with one log line): srlab never downloads weights.
     """
     if not net_type:
         return None
     if net_type not in _LPIPS_BACKBONES:
-        raise ValueError(f"lpips_net must be one of {sorted(_LPIPS_BACKBONES)} or null, got {net_type!r}")
+        raise ValueError(
+            f"lpips_net must be one of {sorted(_LPIPS_BACKBONES)} or null, got {net_type!r}"
+        )
     import torchvision
 
     from ..losses.perceptual import hub_checkpoint_path
@@ -34,11 +47,17 @@ def build_lpips(net_type: str | None) -> Any:
     url = getattr(torchvision.models, _LPIPS_BACKBONES[net_type]).IMAGENET1K_V1.url
     path = hub_checkpoint_path(url)
     if not path.is_file():
-        log.info("val/lpips skipped: LPIPS-%s needs %s (from %s); it is never downloaded", net_type, path, url)
+        log.info(
+            "val/lpips skipped: LPIPS-%s needs %s (from %s); it is never downloaded",
+            net_type,
+            path,
+            url,
+        )
         return None
     from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
 
-    return LearnedPerceptualImagePatchSimilarity(net_type=net_type, normalize=True)
+    backbone = cast(Literal["alex", "vgg", "squeeze"], net_type)  # checked above
+    return LearnedPerceptualImagePatchSimilarity(net_type=backbone, normalize=True)
 
 
 class GANModule(SRModule):
@@ -56,8 +75,9 @@ class GANModule(SRModule):
     Warm-up: for the first ``disc_start_step`` batches the discriminator is neither used nor
     updated and the generator trains on its non-adversarial terms only.
 
-    Input contract, validation, test and checkpoints are :class:`SRModule`'s: the generator stays
-    at ``net`` and checkpoints load with :func:`srlab.load_model` (which drops the discriminator).
+    Input rules (the batch's scale included), validation, test and checkpoints are
+    :class:`SRModule`'s: the generator stays at ``net`` and checkpoints load with
+    :func:`srlab.load_model` (which drops the discriminator).
     Learning-rate schedulers are stepped by the module: per batch (``scheduler_interval: step``,
     milestones count generator updates, i.e. the papers' iterations) or per epoch.
 
@@ -77,6 +97,8 @@ class GANModule(SRModule):
             skipped with one log line when its weights are not in the torch hub cache.
         **kwargs: :class:`SRModule`'s other arguments (``net_spec``, ``crop_border``, ...).
     """
+
+    gan_step: Tensor
 
     def __init__(
         self,
@@ -103,7 +125,7 @@ class GANModule(SRModule):
         self.disc_start_step = int(disc_start_step)
         self.disc_spec = dict(disc_spec) if disc_spec is not None else None
         self.lpips_net = lpips_net
-        self.content_terms, self.adv_name = self._split_loss(loss)
+        self.content_terms, self.adv_name, self.adv_weight = self._split_loss(loss)
         if disc_module is not None:
             d_ch = getattr(disc_module, "in_channels", None)
             if d_ch is not None and d_ch != net.in_channels:
@@ -125,64 +147,90 @@ class GANModule(SRModule):
 
             self._niqe = (NIQE(crop_border=self.crop_border, skip_small=True),)
         self.save_hyperparameters(
-            ignore=["net", "discriminator", "loss", "optimizer", "disc_optimizer", "scheduler", "disc_scheduler"]
+            ignore=[
+                "net",
+                "discriminator",
+                "loss",
+                "optimizer",
+                "disc_optimizer",
+                "scheduler",
+                "disc_scheduler",
+            ]
         )
 
     # ------------------------------------------------------------------ loss plumbing
     @staticmethod
-    def _split_loss(loss: nn.Module | None) -> tuple[dict[str, tuple[nn.Module, float]], str | None]:
-        """``({name: (term, weight)} of the content terms, name of the adversarial term)``."""
+    def _split_loss(
+        loss: nn.Module | None,
+    ) -> tuple[dict[str, tuple[nn.Module, float]], str, float]:
+        """``({name: (term, weight)} of the content terms, adversarial term's name, weight)``."""
         if loss is None:
-            return {}, None
+            return {}, "", 0.0
         terms, weights = getattr(loss, "terms", None), getattr(loss, "weights", None)
         if terms is None or weights is None:
             raise TypeError(
-                f"GANModule needs a srlab.losses.WeightedSum loss (named terms and weights), got {type(loss).__name__}"
+                "GANModule needs a srlab.losses.WeightedSum loss (named terms and weights), "
+                f"got {type(loss).__name__}"
             )
         adv = [n for n, t in terms.items() if getattr(t, "adversarial", False)]
         if len(adv) != 1:
             raise ValueError(
-                f"GANModule needs exactly one adversarial loss term (srlab.losses.AdversarialLoss), "
-                f"found {adv or 'none'} among {list(terms)}: use loss=srgan, esrgan or enhancenet"
+                "GANModule needs exactly one adversarial loss term "
+                f"(srlab.losses.AdversarialLoss), found {adv or 'none'} among {list(terms)}: "
+                "use loss=srgan, esrgan or enhancenet"
             )
         content = {n: (t, float(weights[n])) for n, t in terms.items() if n != adv[0]}
-        return content, adv[0]
+        return content, adv[0], float(weights[adv[0]])
 
     @property
-    def adversarial(self) -> nn.Module:
-        return self.loss.terms[self.adv_name]  # type: ignore[union-attr]
+    def adversarial(self) -> AdversarialLoss:
+        """The adversarial term of the loss (it also gives the discriminator's loss)."""
+        loss: Any = self.loss
+        return cast("AdversarialLoss", loss.terms[self.adv_name])
 
     @property
     def ddp_find_unused_parameters(self) -> bool:
-        """Under DDP, the generator's step leaves the discriminator without gradients and the
-        discriminator's step the generator (and warm-up never uses the discriminator)."""
+        """Whether DDP must accept parameters without a gradient in a step: always.
+
+        The generator's step leaves the discriminator without gradients and the
+        discriminator's step the generator (and warm-up never uses the discriminator).
+        """
         return True
 
     @property
     def disc_active(self) -> bool:
+        """Whether the warm-up (``disc_start_step`` generator updates) is over."""
         return int(self.gan_step) >= self.disc_start_step
 
     # ------------------------------------------------------------------ training
-    def training_step(self, batch: dict, batch_idx: int) -> None:
+    @override
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        """One generator step, then (after the warm-up) one discriminator step.
+
+        Returns:
+            The generator's loss, detached (manual optimisation: already stepped).
+        """
         if self.loss is None or self.discriminator is None:
-            raise RuntimeError("GANModule was built without a loss or a discriminator; it can only evaluate")
-        opt_g, opt_d = self.optimizers()
-        x, _ = self.net_input(batch["lr"], pad_border=False)
-        real = self.net_target(batch["hr"])
+            raise RuntimeError(
+                "GANModule was built without a loss or a discriminator; it can only evaluate"
+            )
+        opt_g, opt_d = cast("list[LightningOptimizer]", self.optimizers())
+        scale = self.check_scale(self.batch_scale(batch))
+        x, real = self.rules.training_pair(batch["lr"], batch["hr"], scale)
         bs = real.shape[0]
         d_active = self.disc_active
 
         # generator step: the discriminator is frozen (toggle_optimizer) but takes part
         self.toggle_optimizer(opt_g)
-        fake = final_output(self.net(x))
+        fake = final_output(self.run_net(x, scale))
         parts = {name: term(fake, real) for name, (term, _) in self.content_terms.items()}
-        total = sum(w * parts[name] for name, (_, w) in self.content_terms.items())
+        total: Tensor | float = sum(w * parts[name] for name, (_, w) in self.content_terms.items())
         if d_active:
             adv = self.adversarial
             d_real_g = self.discriminator(real).detach() if adv.needs_real else None
             parts[self.adv_name] = adv.generator_loss(self.discriminator(fake), d_real_g)
-            total = total + self.loss.weights[self.adv_name] * parts[self.adv_name]
-        if not torch.is_tensor(total):  # no content term and the discriminator still warming up
+            total = total + self.adv_weight * parts[self.adv_name]
+        if not isinstance(total, Tensor):  # no content term, the discriminator still warming up
             total = fake.sum() * 0.0
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(total)
@@ -216,7 +264,9 @@ class GANModule(SRModule):
         self.gan_step += 1
         if self.scheduler_interval == "step":
             self._step_schedulers()
+        return total.detach()
 
+    @override
     def on_train_epoch_end(self) -> None:
         if self.scheduler_interval != "step":
             self._step_schedulers()
@@ -233,22 +283,29 @@ class GANModule(SRModule):
             else:
                 sched.step()
 
+    @override
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None or self.disc_optimizer_factory is None:
             raise RuntimeError("GANModule was built without an optimizer factory")
         if self.discriminator is None:
             raise RuntimeError("GANModule was built without a discriminator")
         opt_g = self.optimizer_factory(params=[p for p in self.net.parameters() if p.requires_grad])
-        opt_d = self.disc_optimizer_factory(params=[p for p in self.discriminator.parameters() if p.requires_grad])
+        opt_d = self.disc_optimizer_factory(
+            params=[p for p in self.discriminator.parameters() if p.requires_grad]
+        )
         configs = []
         for opt, factory in ((opt_g, self.scheduler_factory), (opt_d, self.disc_scheduler_factory)):
             cfg: dict[str, Any] = {"optimizer": opt}
             if factory is not None:
-                cfg["lr_scheduler"] = {"scheduler": factory(optimizer=opt), "interval": self.scheduler_interval}
+                cfg["lr_scheduler"] = {
+                    "scheduler": factory(optimizer=opt),
+                    "interval": self.scheduler_interval,
+                }
             configs.append(cfg)
         return configs
 
     # ------------------------------------------------------------------ validation: + LPIPS
+    @override
     def setup(self, stage: str) -> None:
         super().setup(stage)
         trainer = self._trainer
@@ -257,11 +314,14 @@ class GANModule(SRModule):
             # rank must take the same decision (its compute() is a collective), so all or none
             have = self._lpips[0] is not None
             if not trainer.strategy.reduce_boolean_decision(have, all=True) and have:
-                log.info("val/lpips skipped: the LPIPS weights are missing on some DDP rank's machine")
+                log.info(
+                    "val/lpips skipped: the LPIPS weights are missing on some DDP rank's machine"
+                )
                 self._lpips = (None,)
             elif not have:
                 self._lpips = (None,)
 
+    @override
     def on_validation_epoch_start(self) -> None:
         super().on_validation_epoch_start()
         lpips = self._lpips[0]
@@ -270,7 +330,10 @@ class GANModule(SRModule):
         if self._niqe[0] is not None:
             self._niqe[0].to(self.device).reset()
 
-    def validation_step(self, batch: dict, batch_idx: int, *args: Any, **kwargs: Any) -> dict:
+    @override
+    def validation_step(
+        self, batch: dict[str, Any], batch_idx: int, *args: Any, **kwargs: Any
+    ) -> dict[str, Tensor] | None:
         out = super().validation_step(batch, batch_idx, *args, **kwargs)
         lpips = self._lpips[0]
         if lpips is not None and isinstance(out, dict) and "sr" in out:
@@ -279,6 +342,7 @@ class GANModule(SRModule):
             self._niqe[0].update(out["sr"].float())
         return out
 
+    @override
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
         lpips = self._lpips[0]
@@ -292,6 +356,7 @@ class GANModule(SRModule):
             self.log("val/niqe", value.float(), batch_size=1)
 
     # ------------------------------------------------------------------ checkpoints
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
+    @override
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
         checkpoint.setdefault("srlab", {})["disc"] = self.disc_spec

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+from torchmetrics import Metric
+from typing_extensions import override
 
-from ..archs.base import is_multi_scale, net_scales
-from ..color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
-from ..data.imresize import imresize
+from ..core.protocol import Protocol
+from ..core.rules import InputRules
+from ..core.tiling import DEFAULT_OVERLAP, self_ensemble, tiled_forward
 from ..errors import SRLabError
 from ..metrics import PSNR, SSIM
 from ..speed import resolve_channels_last
@@ -20,36 +21,23 @@ from ..speed import resolve_channels_last
 __all__ = ["SRModule"]
 
 
-def final_output(out: Any) -> Tensor:
-    """The reported prediction of a network: the tensor itself, the last of a list/tuple
-    (progressive and recursive networks list intermediate predictions first), or ``out["out"]``."""
-    if isinstance(out, Tensor):
-        return out
-    if isinstance(out, (list, tuple)):
-        return out[-1]
-    if isinstance(out, Mapping):
-        return out["out"]
-    raise TypeError(f"a network returned {type(out).__name__}; expected a tensor, list or dict")
-
-
 class SRModule(pl.LightningModule):
     """Trains a super-resolution network on ``{"lr", "hr"}`` RGB batches in [0, 1].
 
-    The module reads the network's declared contract (``in_channels``, ``pre_upsample``,
-    ``border``, ``scale``; see :mod:`srlab.archs.base`) and feeds it accordingly, so it never
-    names a concrete architecture:
+    The module feeds the network by its declared contract through the input rules
+    (:attr:`rules`, :class:`srlab.core.rules.InputRules`: Y or RGB, pre-upsampling, border,
+    scales), so it never names a concrete architecture, and scores it under one protocol
+    (:attr:`eval_protocol`, :class:`srlab.core.protocol.Protocol`):
 
-    - Y networks see the Y channel of BT.601 YCbCr; their loss is on Y, and their RGB output is
-      the predicted Y merged with bicubic-upscaled Cb/Cr (as the article describes).
-    - pre-upsampling networks get the MATLAB-bicubic-upscaled input at HR size.
-    - networks with unpadded convolutions (``border > 0``) are trained against the centre of
-      the target and get a reflect-padded input at inference.
     - multi-scale networks (``net.scales``, see :mod:`srlab.archs.base`) get ``scale=`` the
       batch's scale (``batch["scale"]``, one per batch); the bicubic baseline, the Cb/Cr merge
       and the metrics' border crop use that scale. Validation logs ``val/x<s>/psnr``,
       ``val/x<s>/ssim`` and ``val/x<s>/psnr_bicubic`` per scale, and ``val/psnr`` (what the
       checkpoint callback monitors), ``val/ssim``, ``val/psnr_bicubic`` as the **mean over the
       validated scales** (every scale weighs the same). Single-scale networks log as before.
+    - an evaluation batch of grey files (``batch["file_channels"] == 1``, Set14's
+      ``bridge.bmp``) is fed and scored by the protocol's grey-file rule, as ``srlab-eval``
+      does (:mod:`srlab.core.protocol`).
 
     Args:
         net: the generator.
@@ -69,11 +57,14 @@ class SRModule(pl.LightningModule):
         compile_net: ``torch.compile`` the network in place (``nn.Module.compile``: parameter
             names, and so checkpoints, do not change); pays off on long GPU runs.
         self_ensemble_val: validate with the x8 self-ensemble (flips/rotations averaged,
-            :func:`srlab.inference.self_ensemble`; 8x the validation compute).
+            :func:`srlab.core.tiling.self_ensemble`; 8x the validation compute).
         val_tile: validate and test in overlapping tiles of this many LR pixels (the seam-free
-            :func:`srlab.inference.tiled_forward`), so that whole 2K images of a large network
+            :func:`srlab.core.tiling.tiled_forward`), so that whole 2K images of a large network
             fit in GPU memory; ``None``: whole images. Metrics equal the untiled ones where the
             network's receptive field fits in the tile context (16 LR pixels).
+        grey_files: how grey (one-channel) validation and test files are scored under a Y
+            protocol: ``"grey"`` (on grey values, the published tables' rule) or ``"y"`` (on
+            the Y of their RGB copy); ``srlab-eval``'s ``grey_files``.
 
     Under DDP each validation/test image is evaluated by one rank (the data module pads the
     shorter shards with ``pad`` items that are skipped here, so every rank runs the same steps)
@@ -95,6 +86,7 @@ class SRModule(pl.LightningModule):
         compile_net: bool = False,
         self_ensemble_val: bool = False,
         val_tile: int | None = None,
+        grey_files: str = "grey",
     ) -> None:
         super().__init__()
         self.net = net
@@ -105,63 +97,84 @@ class SRModule(pl.LightningModule):
         self.scheduler_interval = scheduler_interval
         self.scheduler_monitor = scheduler_monitor
         self.net_spec = dict(net_spec) if net_spec is not None else None
-        self.scale = int(net.scale)
-        self.scales = net_scales(net)
-        self.multi_scale = is_multi_scale(net)
-        self._crop_border = None if crop_border is None else int(crop_border)
-        self.crop_border = self.crop_for(self.scale)
-        self.metric_y_channel = metric_y_channel
-        self.channels_last = channels_last if isinstance(channels_last, str) else bool(channels_last)
+        #: how the network is fed (read once from its declared contract)
+        self.rules = InputRules.of(net)
+        self.scale, self.scales, self.multi_scale = (
+            self.rules.scale,
+            self.rules.scales,
+            self.rules.multi_scale,
+        )
+        #: how it is scored: validation, test, and the protocol name checkpoints record
+        self.eval_protocol = Protocol(
+            scales=self.scales,
+            y_channel=bool(metric_y_channel),
+            crop_border=None if crop_border is None else int(crop_border),
+            grey_files=grey_files,
+        )
+        self.crop_border = self.eval_protocol.crop(self.scale)
+        self.metric_y_channel = bool(metric_y_channel)
+        self.channels_last = (
+            channels_last if isinstance(channels_last, str) else bool(channels_last)
+        )
         resolve_channels_last(self.channels_last, "cpu")  # a bad value fails here, not mid-run
         self.compile_net = bool(compile_net)
         self.self_ensemble_val = bool(self_ensemble_val)
         if val_tile is not None and int(val_tile) < 1:
-            raise SRLabError(f"model.val_tile must be a positive number of LR pixels or null, got {val_tile}")
+            raise SRLabError(
+                f"model.val_tile must be a positive number of LR pixels or null, got {val_tile}"
+            )
         self.val_tile = None if val_tile is None else int(val_tile)
-        self._val_scales: list[int] = []  # scales validated this epoch, in loader order (every rank alike)
+        # scales validated this epoch, in loader order (every rank alike)
+        self._val_scales: list[int] = []
         self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"])
-        metric_kw = dict(crop_border=self.crop_border, y_channel=metric_y_channel)
-        self.val_psnr, self.val_ssim = PSNR(**metric_kw), SSIM(**metric_kw)
-        self.val_psnr_bicubic = PSNR(**metric_kw)
+        single = self._metric_set(self.scale, bicubic=True)
+        self.val_psnr, self.val_ssim = single["psnr"], single["ssim"]
+        self.val_psnr_bicubic = single["psnr_bicubic"]
         # multi-scale networks: one set of validation metrics per scale ("x2", "x3", ...)
         self.val_metrics = nn.ModuleDict()
         if self.multi_scale:
             for s in self.scales:
-                kw = dict(crop_border=self.crop_for(s), y_channel=metric_y_channel)
-                self.val_metrics[f"x{s}"] = nn.ModuleDict(
-                    {"psnr": PSNR(**kw), "ssim": SSIM(**kw), "psnr_bicubic": PSNR(**kw)}
-                )
+                self.val_metrics[f"x{s}"] = nn.ModuleDict(self._metric_set(s, bicubic=True))
         self.test_metrics = nn.ModuleDict()
+
+    def _metric_set(self, scale: int, bicubic: bool = False) -> dict[str, Metric]:
+        """PSNR and SSIM (and the bicubic PSNR) under the protocol at ``scale``."""
+        crop, y = self.eval_protocol.crop(scale), self.eval_protocol.y_channel
+        out: dict[str, Metric] = {
+            "psnr": PSNR(crop_border=crop, y_channel=y),
+            "ssim": SSIM(crop_border=crop, y_channel=y),
+        }
+        if bicubic:
+            out["psnr_bicubic"] = PSNR(crop_border=crop, y_channel=y)
+        return out
+
+    @staticmethod
+    def _metrics(group: nn.Module) -> dict[str, Metric]:
+        """The metrics of one ``nn.ModuleDict`` of :attr:`val_metrics` / :attr:`test_metrics`."""
+        return {k: cast(Metric, m) for k, m in cast(nn.ModuleDict, group).items()}
 
     # ------------------------------------------------------------------ the input contract
     @property
     def protocol(self) -> str:
-        colour = "y-bt601" if self.metric_y_channel else "rgb"
-        if len(self.scales) > 1:
-            scales = "/".join(f"x{s}" for s in self.scales)
-            crop = "scale" if self._crop_border is None else self._crop_border
-            return f"bicubic-matlab {scales}, {colour}, crop {crop}, 8-bit"
-        return f"bicubic-matlab x{self.scale}, {colour}, crop {self.crop_border}, 8-bit"
+        """The name of the evaluation protocol (:attr:`eval_protocol`), as checkpoints record it."""
+        return self.eval_protocol.name
 
     @property
     def ddp_find_unused_parameters(self) -> bool:
-        """Whether DDP must accept parameters without a gradient in a step (``srlab-train``
-        then sets ``find_unused_parameters``): a multi-scale network uses one scale's head."""
+        """Whether DDP must accept parameters without a gradient in a step.
+
+        ``srlab-train`` then sets ``find_unused_parameters``: a multi-scale network uses one
+        scale's head.
+        """
         return self.multi_scale
 
-    def crop_for(self, scale: int) -> int:
-        """Pixels shaved before the metrics at ``scale``: ``crop_border``, or the scale."""
-        return int(scale) if self._crop_border is None else self._crop_border
-
     def check_scale(self, scale: int | None) -> int:
-        """``scale`` (default: the network's) if the network serves it, else a clear error."""
-        if scale is None:
-            return self.scale
-        scale = int(scale)
-        if scale not in self.scales:
-            served = ", ".join(f"x{s}" for s in self.scales)
-            raise SRLabError(f"the network ({type(self.net).__name__}) upscales {served}, not x{scale}")
-        return scale
+        """``scale`` (default: the network's) if the network serves it.
+
+        Raises:
+            SRLabError: it does not (:meth:`srlab.core.rules.InputRules.check_scale`).
+        """
+        return self.rules.check_scale(scale)
 
     @staticmethod
     def batch_scale(batch: Mapping[str, Any]) -> int | None:
@@ -171,74 +184,61 @@ class SRModule(pl.LightningModule):
             return None
         if isinstance(s, Tensor):
             if s.numel() > 1 and not bool((s == s.flatten()[0]).all()):
-                raise ValueError(f"a batch mixes scales {sorted(set(s.tolist()))}: one scale per batch")
+                raise ValueError(
+                    f"a batch mixes scales {sorted(set(s.tolist()))}: one scale per batch"
+                )
             return int(s.flatten()[0])
         if isinstance(s, (list, tuple)):
             return int(s[0])
         return int(s)
 
-    def run_net(self, x: Tensor, scale: int | None = None) -> Any:
-        """Call the network, passing ``scale=`` to multi-scale networks only."""
-        if self.channels_last and x.dim() == 4 and resolve_channels_last(self.channels_last, x.device):
+    def is_grey(self, batch: Mapping[str, Any]) -> bool:
+        """Whether an evaluation batch holds grey files the protocol scores on grey values.
+
+        Read from ``batch["file_channels"]``, the channel count of each HR file (see
+        :meth:`srlab.core.protocol.Protocol.is_grey`).
+
+        Raises:
+            ValueError: the batch mixes grey and colour files.
+        """
+        ch = batch.get("file_channels") if isinstance(batch, Mapping) else None
+        if ch is None:
+            return False
+        values = [int(c) for c in (ch.flatten().tolist() if isinstance(ch, Tensor) else ch)]
+        grey = [self.eval_protocol.is_grey(c) for c in values]
+        if any(grey) and not all(grey):
+            raise ValueError("an evaluation batch mixes grey and colour files: use batch size 1")
+        return bool(grey) and all(grey)
+
+    def _call_net(self, x: Tensor, **kwargs: Any) -> Any:
+        """The network on its input, in the NHWC memory format when ``channels_last`` says so."""
+        if (
+            self.channels_last
+            and x.dim() == 4
+            and resolve_channels_last(self.channels_last, x.device)
+        ):
             x = x.contiguous(memory_format=torch.channels_last)
-        if self.multi_scale:
-            return self.net(x, scale=self.check_scale(scale))
-        return self.net(x)
+        return self.net(x, **kwargs)
 
-    def bicubic(self, lr: Tensor, scale: int | None = None) -> Tensor:
-        """The bicubic baseline (MATLAB ``imresize``) at HR size."""
-        return imresize(lr, self.scale if scale is None else int(scale))
+    def run_net(self, x: Tensor, scale: int | None = None) -> Any:
+        """Call the network on its input ``x`` (``scale=`` for multi-scale networks only)."""
+        return self.rules.run(self._call_net, x, scale)
 
-    def net_input(
-        self, lr: Tensor, pad_border: bool, scale: int | None = None, keep_chroma: bool = True
-    ) -> tuple[Tensor, Tensor | None]:
-        """RGB LR batch -> what the network eats; also returns YCbCr for Y networks (``None``
-        with ``keep_chroma=False``: training needs the Y channel only)."""
-        ycbcr = None
-        x = lr
-        if self.net.in_channels == 1:
-            if keep_chroma:
-                ycbcr = rgb_to_ycbcr(lr)
-                x = ycbcr[:, :1]
-            else:
-                x = rgb_to_y(lr)
-        if getattr(self.net, "pre_upsample", False):
-            x = imresize(x, self.scale if scale is None else int(scale))
-        b = getattr(self.net, "border", 0)
-        if pad_border and b:
-            x = F.pad(x, (b, b, b, b), mode="reflect")
-        return x, ycbcr
-
-    def net_target(self, hr: Tensor) -> Tensor:
-        """RGB HR batch -> what the network's output is compared with."""
-        target = rgb_to_y(hr) if self.net.in_channels == 1 else hr
-        b = getattr(self.net, "border", 0)
-        return target[..., b:-b, b:-b] if b else target
-
-    def to_rgb(self, pred: Tensor, ycbcr: Tensor | None, scale: int | None = None) -> Tensor:
-        """Network output -> RGB: Y networks get bicubic-upscaled Cb/Cr merged back."""
-        if ycbcr is None:
-            return pred
-        cbcr = imresize(ycbcr[:, 1:], self.scale if scale is None else int(scale))
-        return ycbcr_to_rgb(torch.cat([pred, cbcr], dim=1))
-
+    @override
     def forward(self, lr: Tensor, scale: int | None = None) -> Tensor:
         """RGB LR ``(B,3,h,w)`` in [0, 1] -> RGB SR ``(B,3,sh,sw)``, not clamped.
 
         ``scale`` picks the scale of a multi-scale network (default: its ``scale``); a
         single-scale network accepts only its own scale.
         """
-        scale = self.check_scale(scale)
-        x, ycbcr = self.net_input(lr, pad_border=True, scale=scale)
-        return self.to_rgb(final_output(self.run_net(x, scale)), ycbcr, scale)
+        return self.rules.super_resolve(self._call_net, lr, scale)
 
     def forward_x8(self, lr: Tensor, scale: int | None = None) -> Tensor:
         """:meth:`forward` with the x8 self-ensemble (8 flips/rotations, averaged)."""
-        from ..inference import self_ensemble
-
         return self_ensemble(lambda t: self(t, scale), lr)
 
     # ------------------------------------------------------------------ training
+    @override
     def setup(self, stage: str) -> None:
         trainer = self._trainer
         device = trainer.strategy.root_device if trainer is not None else self.device
@@ -248,6 +248,7 @@ class SRModule(pl.LightningModule):
             self.net.compile()
             self._net_compiled = True
 
+    @override
     def on_fit_start(self) -> None:
         data_scales = getattr(getattr(self.trainer, "datamodule", None), "scales", None)
         if data_scales:
@@ -259,12 +260,13 @@ class SRModule(pl.LightningModule):
                     f"({type(self.net).__name__}) upscales {served}"
                 )
 
-    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+    @override
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         if self.loss is None:
             raise RuntimeError("SRModule was built without a loss; it can only evaluate")
         scale = self.check_scale(self.batch_scale(batch))
-        x, _ = self.net_input(batch["lr"], pad_border=False, scale=scale, keep_chroma=False)
-        total, parts = self.loss(self.run_net(x, scale), self.net_target(batch["hr"]))
+        x, target = self.rules.training_pair(batch["lr"], batch["hr"], scale)
+        total, parts = self.loss(self.run_net(x, scale), target)
         if self._is_logging_step():
             bs = x.shape[0]
             self.log("train/loss", total, prog_bar=True, batch_size=bs)
@@ -288,29 +290,72 @@ class SRModule(pl.LightningModule):
 
     @staticmethod
     def is_pad(batch: Mapping[str, Any]) -> bool:
-        """Whether an evaluation batch is DDP padding (:class:`srlab.data.sampling.EvalShardSampler`):
-        no forward, no metric update, but the same logging calls as a real batch."""
+        """Whether an evaluation batch is DDP padding.
+
+        Padding (:class:`srlab.data.sampling.EvalShardSampler`) gets no forward and no metric
+        update, but the same logging calls as a real batch.
+        """
         pad = batch.get("pad") if isinstance(batch, Mapping) else None
         if pad is None:
             return False
         return bool(pad.all()) if isinstance(pad, Tensor) else bool(pad)
 
-    def eval_sr(self, lr: Tensor, scale: int | None = None, ensemble: bool = False) -> Tensor:
-        """SR of an evaluation batch: whole, or in tiles of ``val_tile`` LR pixels; clamped."""
-        if self.val_tile is None:
-            sr = self.forward_x8(lr, scale) if ensemble else self(lr, scale)
-        else:
-            from ..inference import DEFAULT_OVERLAP, sr_forward
+    def eval_sr(
+        self, lr: Tensor, scale: int | None = None, ensemble: bool = False, grey: bool = False
+    ) -> Tensor:
+        """SR of an evaluation batch, clamped to [0, 1].
 
-            overlap = min(DEFAULT_OVERLAP, (self.val_tile - 1) // 2)
-            sr = sr_forward(self, lr, scale, tile=self.val_tile, overlap=overlap, ensemble=ensemble)
-        return sr.clamp(0, 1)
+        Args:
+            lr: ``(B, 3, h, w)`` RGB LR batch.
+            scale: the scale (default: the network's).
+            ensemble: with the x8 self-ensemble.
+            grey: the batch holds grey files (:meth:`is_grey`): fed by the grey-file rule
+                (:meth:`srlab.core.rules.InputRules.grey_super_resolve`); a Y network then
+                returns ``(B, 1, H, W)`` grey.
 
+        Whole images, or in tiles of ``val_tile`` LR pixels.
+        """
+        tile = self.val_tile
+
+        def sr(x: Tensor, s: int) -> Tensor:
+            if tile is None:
+                return self.forward_x8(x, s) if ensemble else self(x, s)
+
+            def one(t: Tensor) -> Tensor:
+                return self(t, s)
+
+            fn = (lambda t: self_ensemble(one, t)) if ensemble else one
+            return tiled_forward(fn, x, s, tile, overlap=min(DEFAULT_OVERLAP, (tile - 1) // 2))
+
+        scale = self.check_scale(scale)
+        if grey:
+            return self.rules.grey_super_resolve(sr, lr, scale)
+        return sr(lr, scale).clamp(0, 1)
+
+    @override
     def on_validation_epoch_start(self) -> None:
         self._val_scales = []
 
-    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> dict | None:
+    def _eval_images(
+        self, batch: Mapping[str, Any], scale: int, ensemble: bool
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """``(sr, bicubic, scored sr, scored bicubic, scored hr)`` of an evaluation batch.
+
+        ``sr`` and ``bicubic`` are RGB (a grey output replicated); the scored images are what
+        PSNR/SSIM compare under the protocol (grey values for grey files).
+        """
         lr, hr = batch["lr"], batch["hr"]
+        grey = self.is_grey(batch)
+        sr = self.eval_sr(lr, scale, ensemble=ensemble, grey=grey)
+        bic = self.rules.bicubic(lr, scale).clamp(0, 1)
+        sr_scored, hr_scored = self.eval_protocol.scored(sr, hr, grey)
+        bic_scored, _ = self.eval_protocol.scored(bic, hr, grey)
+        return sr.expand(-1, 3, -1, -1), bic, sr_scored, bic_scored, hr_scored
+
+    @override
+    def validation_step(
+        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor] | None:
         scale = self.check_scale(self.batch_scale(batch))
         pad = self.is_pad(batch)
         # every rank logs the same names in the same order, pad or not: Lightning reduces (a
@@ -318,26 +363,26 @@ class SRModule(pl.LightningModule):
         if scale not in self._val_scales:
             self._val_scales.append(scale)
         if not pad:
-            sr = self.eval_sr(lr, scale, ensemble=self.self_ensemble_val)
-            bic = self.bicubic(lr, scale).clamp(0, 1)
+            sr, bic, sr_s, bic_s, hr_s = self._eval_images(batch, scale, self.self_ensemble_val)
         if self.multi_scale:
-            metrics = self.val_metrics[f"x{scale}"]
+            metrics = self._metrics(self.val_metrics[f"x{scale}"])
             if not pad:
-                metrics["psnr"](sr, hr)
-                metrics["ssim"](sr, hr)
-                metrics["psnr_bicubic"](bic, hr)
+                metrics["psnr"](sr_s, hr_s)
+                metrics["ssim"](sr_s, hr_s)
+                metrics["psnr_bicubic"](bic_s, hr_s)
             for key, metric in metrics.items():
                 self.log(f"val/x{scale}/{key}", metric, batch_size=1, add_dataloader_idx=False)
             return None if pad else {"sr": sr, "bicubic": bic}
         if not pad:
-            self.val_psnr(sr, hr)
-            self.val_ssim(sr, hr)
-            self.val_psnr_bicubic(bic, hr)
+            self.val_psnr(sr_s, hr_s)
+            self.val_ssim(sr_s, hr_s)
+            self.val_psnr_bicubic(bic_s, hr_s)
         self.log("val/psnr", self.val_psnr, prog_bar=True, batch_size=1, add_dataloader_idx=False)
         self.log("val/ssim", self.val_ssim, batch_size=1, add_dataloader_idx=False)
         self.log("val/psnr_bicubic", self.val_psnr_bicubic, batch_size=1, add_dataloader_idx=False)
         return None if pad else {"sr": sr, "bicubic": bic}
 
+    @override
     def on_validation_epoch_end(self) -> None:
         """Multi-scale networks: ``val/psnr`` (and ssim, psnr_bicubic) = mean over scales.
 
@@ -347,7 +392,7 @@ class SRModule(pl.LightningModule):
         """
         if not self.multi_scale:
             return
-        seen = [self.val_metrics[f"x{s}"] for s in self._val_scales]
+        seen = [self._metrics(self.val_metrics[f"x{s}"]) for s in self._val_scales]
         if not seen:
             return
         for key in ("psnr", "ssim", "psnr_bicubic"):
@@ -355,25 +400,30 @@ class SRModule(pl.LightningModule):
             mean = torch.stack([m[key].compute().float() for m in seen]).mean()
             self.log(f"val/{key}", mean, prog_bar=key == "psnr", batch_size=1)
 
+    @override
     def on_test_start(self) -> None:
-        names = getattr(self.trainer.datamodule, "test_names", None) or []
+        names = getattr(getattr(self.trainer, "datamodule", None), "test_names", None) or []
         n = len(self.trainer.test_dataloaders or [])
         names = list(names) + [f"set{i}" for i in range(len(names), n)]
         self._test_names = names
 
-    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+    @override
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
         name = self._test_names[dataloader_idx]
         scale = self.check_scale(self.batch_scale(batch))
         if name not in self.test_metrics:
-            kw = dict(crop_border=self.crop_for(scale), y_channel=self.metric_y_channel)
-            self.test_metrics[name] = nn.ModuleDict({"psnr": PSNR(**kw), "ssim": SSIM(**kw)}).to(self.device)
+            self.test_metrics[name] = nn.ModuleDict(self._metric_set(scale)).to(self.device)
         pad = self.is_pad(batch)  # DDP padding: logged like a real batch, not measured
-        sr = None if pad else self.eval_sr(batch["lr"], scale)
-        for key, metric in self.test_metrics[name].items():
-            if sr is not None:
-                metric(sr, batch["hr"])
+        if not pad:
+            grey = self.is_grey(batch)
+            sr = self.eval_sr(batch["lr"], scale, grey=grey)
+            sr, hr = self.eval_protocol.scored(sr, batch["hr"], grey)
+        for key, metric in self._metrics(self.test_metrics[name]).items():
+            if not pad:
+                metric(sr, hr)
             self.log(f"test/{name}/{key}", metric, batch_size=1, add_dataloader_idx=False)
 
+    @override
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None:
             raise RuntimeError("SRModule was built without an optimizer factory")
@@ -383,11 +433,16 @@ class SRModule(pl.LightningModule):
         sched = self.scheduler_factory(optimizer=opt)
         return {
             "optimizer": opt,
-            "lr_scheduler": {"scheduler": sched, "interval": self.scheduler_interval, "monitor": self.scheduler_monitor},
+            "lr_scheduler": {
+                "scheduler": sched,
+                "interval": self.scheduler_interval,
+                "monitor": self.scheduler_monitor,
+            },
         }
 
     # ------------------------------------------------------------------ checkpoints
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
+    @override
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         from .. import __version__
         from .checkpoint import _plain  # (lazy: checkpoint imports this module)
 
@@ -401,6 +456,6 @@ class SRModule(pl.LightningModule):
             "net": _plain(self.net_spec),
             "scale": self.scale,
             "scales": list(self.scales),
-            "in_channels": int(self.net.in_channels),
+            "in_channels": 1 if self.rules.y_channel else 3,
             "protocol": self.protocol,
         }

@@ -36,9 +36,12 @@ import os
 import resource
 import secrets
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from .db import Rater, Study, VoteError
 
@@ -60,7 +63,7 @@ ERRORS = {
 }
 
 
-def _waitress_settings() -> dict:
+def _waitress_settings() -> dict[str, Any]:
     try:
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (ValueError, OSError):  # pragma: no cover
@@ -92,11 +95,12 @@ def _host_ok(host: str, allowed: frozenset[str]) -> bool:
         return False
 
 
-def create_app(study_path: str | os.PathLike, allowed_hosts: list[str] | None = None) -> Flask:
+def create_app(study_path: str | os.PathLike[str], allowed_hosts: list[str] | None = None) -> Flask:
     """The Flask app of one study database (opened per request: one SQLite connection each).
 
     ``allowed_hosts``: host names (besides IP addresses and ``localhost``) raters may use in
-    the URL; any other ``Host`` header is refused (DNS rebinding)."""
+    the URL; any other ``Host`` header is refused (DNS rebinding).
+    """
     study_path = Path(study_path)
     with Study(study_path) as s:  # fail early on a missing or foreign database
         secret = s.secret
@@ -169,19 +173,19 @@ def create_app(study_path: str | os.PathLike, allowed_hosts: list[str] | None = 
         return resp
 
     @app.errorhandler(HTTPException)
-    def _http_error(e: HTTPException):
+    def _http_error(e: HTTPException) -> ResponseReturnValue:
         code = e.code or 500
         return error_page(ERRORS.get(code, ERRORS[400]), code)
 
     @app.errorhandler(Exception)
-    def _internal(e: Exception):
+    def _internal(e: Exception) -> ResponseReturnValue:
         app.logger.exception("unexpected error")
         return error_page(ERRORS[500], 500)
 
-    def error_page(message: str, code: int):
+    def error_page(message: str, code: int) -> ResponseReturnValue:
         return render_template("error.html", message=message, code=code), code
 
-    def set_cookie(resp: Response, name: str, value: str, max_age: int) -> None:
+    def set_cookie(resp: BaseResponse, name: str, value: str, max_age: int) -> None:
         resp.set_cookie(
             name,
             value,
@@ -192,7 +196,7 @@ def create_app(study_path: str | os.PathLike, allowed_hosts: list[str] | None = 
             secure=request.scheme == "https",
         )
 
-    def index_page(error: str | None, code: int = 200):
+    def index_page(error: str | None, code: int = 200) -> Response:
         pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(24)
         s = study()
         prefill = request.args.get("code", "")
@@ -209,13 +213,13 @@ def create_app(study_path: str | os.PathLike, allowed_hosts: list[str] | None = 
         return resp
 
     @app.get("/")
-    def index():
+    def index() -> ResponseReturnValue:
         if current_rater() is not None:
             return redirect(url_for("rate"), code=303)
         return index_page(None)
 
     @app.post("/start")
-    def start():
+    def start() -> ResponseReturnValue:
         s = study()
         rater = s.rater_by_code(request.form.get("code", ""))
         if rater is None:
@@ -229,14 +233,14 @@ def create_app(study_path: str | os.PathLike, allowed_hosts: list[str] | None = 
         return resp
 
     @app.post("/logout")
-    def logout():
+    def logout() -> ResponseReturnValue:
         study().close_session(request.cookies.get(COOKIE))
         resp = redirect(url_for("index"), code=303)
         resp.delete_cookie(COOKIE, path="/")
         return resp
 
     @app.get("/rate")
-    def rate():
+    def rate() -> ResponseReturnValue:
         rater = current_rater()
         if rater is None:
             return redirect(url_for("index"), code=303)
@@ -257,7 +261,7 @@ def create_app(study_path: str | os.PathLike, allowed_hosts: list[str] | None = 
         )
 
     @app.post("/vote")
-    def vote():
+    def vote() -> ResponseReturnValue:
         rater = current_rater()
         if rater is None:
             abort(401)
@@ -280,28 +284,28 @@ def create_app(study_path: str | os.PathLike, allowed_hosts: list[str] | None = 
         return Response(png, mimetype="image/png")
 
     @app.get("/image/<int:pos>")
-    def image(pos: int):
+    def image(pos: int) -> ResponseReturnValue:
         return send_png(pos, reference=False)
 
     @app.get("/reference/<int:pos>")
-    def reference(pos: int):
+    def reference(pos: int) -> ResponseReturnValue:
         return send_png(pos, reference=True)
 
     @app.get("/healthz")
-    def healthz():
+    def healthz() -> ResponseReturnValue:
         return "ok"
 
     return app
 
 
 def make_server(
-    study_path: str | os.PathLike,
+    study_path: str | os.PathLike[str],
     host: str = "127.0.0.1",
     port: int = 8000,
     threads: int = 8,
     allowed_hosts: list[str] | None = None,
-    **overrides,
-):
+    **overrides: Any,
+) -> Any:
     """A waitress server of the app with :data:`WAITRESS_SETTINGS` (``overrides`` win)."""
     from waitress import create_server
 
@@ -311,7 +315,7 @@ def make_server(
 
 
 def serve(
-    study_path: str | os.PathLike,
+    study_path: str | os.PathLike[str],
     host: str = "127.0.0.1",
     port: int = 8000,
     threads: int = 8,

@@ -1,15 +1,15 @@
-"""srlab-mos: a Mean Opinion Score study of SR outputs, rated in the browser.
+r"""srlab-mos: a Mean Opinion Score study of SR outputs, rated in the browser.
 
 ::
 
-    srlab-mos create --study study.db --hr data/Set5/HR \\
-        --model EDSR=outputs/eval_edsr --model SRCNN=outputs/eval_srcnn [--scale 0-5] \\
+    srlab-mos create --study study.db --hr data/Set5/HR \
+        --model EDSR=outputs/eval_edsr --model SRCNN=outputs/eval_srcnn [--scale 0-5] \
         [--anchors 2] [--repeats 2] [--include-hr] [--overwrite]
     srlab-mos invite --study study.db --name alice --name bob   # prints each rater's code
     srlab-mos revoke --study study.db --name bob
     srlab-mos raters --study study.db
     srlab-mos serve --study study.db [--host 127.0.0.1 --port 8000]
-    srlab-mos report --study study.db --out mos_report [--ci rater|vote] \\
+    srlab-mos report --study study.db --out mos_report [--ci rater|vote] \
         [--min-votes 20] [--anchor-min 4] [--max-repeat-diff 1.5]
 
 See docs/mos.md.
@@ -125,12 +125,14 @@ def _parser() -> argparse.ArgumentParser:
         "--metrics",
         default="psnr,ssim,niqe",
         help="metrics computed on the rated images and rank-correlated with MOS (Spearman), "
-        "comma-separated among psnr, ssim, niqe, lpips, dists; 'none' to skip (default: %(default)s)",
+        "comma-separated among psnr, ssim, niqe, lpips, dists; 'none' to skip "
+        "(default: %(default)s)",
     )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``srlab-mos`` with ``argv`` (default: the command line); returns the exit status."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "create":
@@ -212,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
             metrics = () if metrics == ("none",) else metrics
             bad = [m for m in metrics if m not in ("psnr", "ssim", "niqe", "lpips", "dists")]
             if bad:
-                raise SRLabError(f"unknown metric(s) {', '.join(bad)} for --metrics; choose among psnr, ssim, niqe, lpips, dists")
+                raise SRLabError(
+                    f"unknown metric(s) {', '.join(bad)} for --metrics; "
+                    "choose among psnr, ssim, niqe, lpips, dists"
+                )
             paths = write_report(args.study, args.out, ci=args.ci, exclude=rule, metrics=metrics)
             print(paths["md"].read_text(), end="")
             print(f"table: {paths['md']}\nchart: {paths['png']}\njson:  {paths['json']}")

@@ -42,6 +42,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import SRLabError
 
@@ -134,9 +135,19 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def check_study_file(path: str | os.PathLike) -> Path:
-    """``path`` if it looks like an SQLite file; else :class:`SRLabError` (one sentence). Reads
-    16 bytes and never writes: an empty or foreign file is left exactly as it was."""
+def _insert(con: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> int:
+    """Run one ``INSERT`` and return the new row's id."""
+    rowid = con.execute(sql, params).lastrowid
+    if rowid is None:  # pragma: no cover - SQLite sets it after every successful INSERT
+        raise sqlite3.DatabaseError(f"no row id after {sql!r}")
+    return rowid
+
+
+def check_study_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` if it looks like an SQLite file; else :class:`SRLabError` (one sentence).
+
+    Reads 16 bytes and never writes: an empty or foreign file is left exactly as it was.
+    """
     p = Path(path)
     if p.is_dir():
         raise SRLabError(f"{p} is a directory, not an srlab MOS study file")
@@ -154,7 +165,7 @@ def check_study_file(path: str | os.PathLike) -> Path:
     return p
 
 
-def connect(path: str | os.PathLike, must_exist: bool = True) -> sqlite3.Connection:
+def connect(path: str | os.PathLike[str], must_exist: bool = True) -> sqlite3.Connection:
     """Open the study database with the settings every writer relies on.
 
     Autocommit mode (``isolation_level=None``): writes use explicit ``BEGIN IMMEDIATE`` ...
@@ -176,8 +187,10 @@ def connect(path: str | os.PathLike, must_exist: bool = True) -> sqlite3.Connect
 
 @contextmanager
 def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` (takes the write lock at once, so no upgrade deadlock) ... COMMIT,
-    or ROLLBACK on any error."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any error.
+
+    ``IMMEDIATE`` takes the write lock at once, so there is no upgrade deadlock.
+    """
     con.execute("BEGIN IMMEDIATE")
     try:
         yield con
@@ -188,8 +201,11 @@ def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def normalize_name(text: object, what: str = "rater name", max_len: int = MAX_NAME_LEN) -> str:
-    """NFC, runs of white space as one space; control, format (zero-width, bidi overrides),
-    private-use and unassigned characters refused, so two names that look alike are one name."""
+    """Normalise a name: NFC, runs of white space as one space.
+
+    Control, format (zero-width, bidi overrides), private-use and unassigned characters are
+    refused, so two names that look alike are one name.
+    """
     if not isinstance(text, str):
         raise SRLabError(f"a {what} must be text")
     t = " ".join(unicodedata.normalize("NFC", text).split())
@@ -238,11 +254,13 @@ def _images_under(root: Path, what: str) -> dict[str, Path]:
     return out
 
 
-def find_sr_images(path: str | os.PathLike) -> dict[str, Path]:
-    """The SR images of one model: ``path`` is an ``srlab-eval`` run folder (its ``sr/``
-    sub-folder is used: ``sr/<set>/<name>.png``, or ``sr/<set>/x<s>/<name>.png`` for a
-    multi-scale model) or directly a folder of SR images. Keys are ``<set>/<name>``-style
-    relative paths without the suffix."""
+def find_sr_images(path: str | os.PathLike[str]) -> dict[str, Path]:
+    """The SR images of one model, by ``<set>/<name>``-style relative path without the suffix.
+
+    ``path`` is an ``srlab-eval`` run folder (its ``sr/`` sub-folder is used:
+    ``sr/<set>/<name>.png``, or ``sr/<set>/x<s>/<name>.png`` for a multi-scale model) or directly
+    a folder of SR images.
+    """
     root = Path(path).expanduser()
     if not root.is_dir():
         raise SRLabError(f"SR folder not found: {root}")
@@ -261,8 +279,11 @@ _SCALE_PART = re.compile(r"^x\d+$")
 def _match_ref(
     key: str, refs: Mapping[str, Path], by_stem: Mapping[str, list[Path]]
 ) -> Path | None:
-    """The HR file of an SR image key: same relative path, then without an ``x<s>`` part, then
-    without the set folder, then the unique file of the same name anywhere under the HR folder."""
+    """The HR file of an SR image key.
+
+    Tried in turn: the same relative path, then without an ``x<s>`` part, then without the set
+    folder, then the unique file of the same name anywhere under the HR folder.
+    """
     parts = key.split("/")
     no_scale = [p for p in parts if not _SCALE_PART.match(p)]
     for cand in ("/".join(parts), "/".join(no_scale), "/".join(no_scale[1:])):
@@ -291,8 +312,10 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 def _encode_png(path: Path, crop: tuple[int, int] | None = None) -> tuple[bytes, int, int]:
-    """Decode ``path`` completely (a corrupt or truncated file is refused) and re-encode it as a
-    fresh RGB PNG without any metadata chunk; ``crop``: keep the top-left (w, h) (mod-crop)."""
+    """Decode ``path`` completely and re-encode it as a fresh RGB PNG without metadata chunks.
+
+    A corrupt or truncated file is refused; ``crop``: keep the top-left (w, h) (mod-crop).
+    """
     from PIL import Image
 
     try:
@@ -326,8 +349,10 @@ def _check_is_study(db: Path) -> None:
 
 
 def _retire(db: Path) -> Path:
-    """Check that ``db`` is a study, fold its WAL into the main file and keep it as
-    ``<db>.bak`` (a hard link, or a copy where links are not possible); ``db`` stays in place."""
+    """Check that ``db`` is a study, fold its WAL into the main file and keep it as ``<db>.bak``.
+
+    The backup is a hard link, or a copy where links are not possible; ``db`` stays in place.
+    """
     _check_is_study(db)
     con = connect(db)
     try:
@@ -349,19 +374,20 @@ def _retire(db: Path) -> Path:
 
 
 def create_study(
-    db_path: str | os.PathLike,
-    models: Mapping[str, str | os.PathLike],
-    hr_dir: str | os.PathLike | None = None,
+    db_path: str | os.PathLike[str],
+    models: Mapping[str, str | os.PathLike[str]],
+    hr_dir: str | os.PathLike[str] | None = None,
     scale: tuple[int, int] = (1, 5),
     seed: int | None = None,
     include_hr: bool = False,
     overwrite: bool = False,
     anchors: int = 0,
     repeats: int = 0,
-) -> dict:
+) -> dict[str, Any]:
     """Build a study database from the SR outputs of several models.
 
     Args:
+        db_path: the study file to create.
         models: model name -> ``srlab-eval`` run folder (or a folder of SR images).
         hr_dir: folder of the HR references (matched to SR images by relative path or file name);
             ``None``: no reference toggle.
@@ -391,7 +417,7 @@ def create_study(
         raise SRLabError("--anchors and --repeats must be >= 0")
     if (include_hr or anchors) and hr_dir is None:
         raise SRLabError("--include-hr and --anchors need --hr")
-    names = {}
+    names: dict[str, str] = {}
     for name in models:
         n = normalize_name(name, "model name", 60)
         if n in names.values() or n == CONTROL_MODEL or (n == "HR" and include_hr):
@@ -438,16 +464,16 @@ def create_study(
             by_stem.setdefault(k.split("/")[-1], []).append(f)
         missing = []
         for k in keys:
-            f = _match_ref(k, refs, by_stem)
-            if f is None:
+            ref = _match_ref(k, refs, by_stem)
+            if ref is None:
                 missing.append(k)
                 continue
-            (w, h), (sw, sh) = _image_size(f), size[k]
+            (w, h), (sw, sh) = _image_size(ref), size[k]
             if not (sw <= w < sw + MAX_MODCROP and sh <= h < sh + MAX_MODCROP):
                 raise SRLabError(
-                    f"the HR image {f} ({w}x{h}) does not match the SR size of {k} ({sw}x{sh})"
+                    f"the HR image {ref} ({w}x{h}) does not match the SR size of {k} ({sw}x{sh})"
                 )
-            ref_of[k] = f
+            ref_of[k] = ref
         if missing:
             raise SRLabError(f"no HR reference under {hr_root} for: {', '.join(missing[:10])}")
 
@@ -467,10 +493,11 @@ def create_study(
                 png, w, h = _encode_png(path, crop)
                 digest = hashlib.sha256(png).hexdigest()
                 if digest not in blob_of:
-                    blob_of[digest] = con.execute(
+                    blob_of[digest] = _insert(
+                        con,
                         "INSERT INTO blobs(sha256, width, height, png) VALUES (?, ?, ?, ?)",
                         (digest, w, h, png),
-                    ).lastrowid
+                    )
                 return blob_of[digest], digest
 
             with transaction(con):
@@ -490,19 +517,20 @@ def create_study(
                         ("dropped", json.dumps(dropped)),
                     ],
                 )
-                model_id = {}
-                for name in per_model:
-                    model_id[name] = con.execute(
-                        "INSERT INTO models(name) VALUES (?)", (name,)
-                    ).lastrowid
-                ref_id, ref_blob = {}, {}
+                model_id = {
+                    name: _insert(con, "INSERT INTO models(name) VALUES (?)", (name,))
+                    for name in per_model
+                }
+                ref_id: dict[str, int] = {}
+                ref_blob: dict[str, int] = {}
                 for k in keys:
                     if k in ref_of:
                         ref_blob[k], _ = blob(ref_of[k], size[k])
-                        ref_id[k] = con.execute(
+                        ref_id[k] = _insert(
+                            con,
                             "INSERT INTO refs(key, source, blob_id) VALUES (?, ?, ?)",
                             (k, str(ref_of[k]), ref_blob[k]),
-                        ).lastrowid
+                        )
                 seen: dict[tuple[str, str], str] = {}
                 for name, k, path in rows:
                     bid, digest = blob(path, size[k])
@@ -516,10 +544,11 @@ def create_study(
                     )
                 extra = (["HR"] if include_hr else []) + ([CONTROL_MODEL] if anchors else [])
                 for name in extra:
-                    mid = con.execute(
+                    mid = _insert(
+                        con,
                         "INSERT INTO models(name, control) VALUES (?, ?)",
                         (name, int(name == CONTROL_MODEL)),
-                    ).lastrowid
+                    )
                     con.executemany(
                         "INSERT INTO images(model_id, key, source, blob_id, ref_id, is_hr) "
                         "VALUES (?, ?, ?, ?, ?, 1)",
@@ -552,13 +581,17 @@ def create_study(
 
 @dataclass(frozen=True)
 class Rater:
+    """A rater of the study: their row id and (normalised) name."""
+
     id: int
     name: str
 
 
 class VoteError(ValueError):
     """A refused request of a rater; the message never repeats the rater's input.
-    ``status``: the HTTP status the web app answers with."""
+
+    ``status``: the HTTP status the web app answers with.
+    """
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -595,7 +628,7 @@ def _position(value: object) -> int | None:
 class Study:
     """Access to one study database (one connection; open one per thread or request)."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.con = connect(self.path)
         try:
@@ -621,12 +654,13 @@ class Study:
         self.dropped = json.loads(meta["dropped"])
 
     def close(self) -> None:
+        """Close the database connection."""
         self.con.close()
 
     def __enter__(self) -> Study:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # raters ---------------------------------------------------------------------------------
@@ -637,19 +671,25 @@ class Study:
         ).fetchone()[0]
 
     def invite(self, name: str) -> tuple[Rater, str]:
-        """A new rater and their invitation code (shown once: only its hash is stored), with
-        their own stored random order of rateable images, hidden anchors and repeats."""
+        """A new rater and their invitation code (shown once: only its hash is stored).
+
+        The rater gets their own stored random order of rateable images, hidden anchors and
+        repeats.
+        """
         name = normalize_name(name)
         code = _new_code()
+        key = _code_key(code)
+        assert key is not None  # _new_code makes canonical codes
         with transaction(self.con):
             if self.con.execute(
                 "SELECT 1 FROM raters WHERE name_key = ?", (name.casefold(),)
             ).fetchone():
                 raise SRLabError(f"a rater named {name!r} is already invited")
-            rid = self.con.execute(
+            rid = _insert(
+                self.con,
                 "INSERT INTO raters(name, name_key, code_hash, created) VALUES (?, ?, ?, ?)",
-                (name, name.casefold(), _sha(_code_key(code)), time.time()),
-            ).lastrowid
+                (name, name.casefold(), _sha(key), time.time()),
+            )
             self.con.executemany(
                 "INSERT INTO rater_order(rater_id, position, image_id, role) VALUES (?, ?, ?, ?)",
                 [(rid, pos, iid, role) for pos, (iid, role) in enumerate(self._draw(rid), 1)],
@@ -682,7 +722,8 @@ class Study:
             seq.insert(rng.randint(min(first + 4, len(seq)), len(seq)), (r, "repeat"))
         return seq
 
-    def raters(self) -> list[dict]:
+    def raters(self) -> list[dict[str, Any]]:
+        """Every rater: ``{"id", "name", "revoked", "votes", "items"}``, in invitation order."""
         rows = self.con.execute(
             "SELECT r.id, r.name, r.revoked, "
             "(SELECT COUNT(*) FROM votes v WHERE v.rater_id = r.id), "
@@ -695,8 +736,10 @@ class Study:
         ]
 
     def revoke(self, name: str) -> Rater:
-        """Revoke a rater: their code and every session stop working (votes are kept; the
-        report leaves revoked raters out)."""
+        """Revoke a rater: their code and every session stop working.
+
+        Their votes are kept; the report leaves revoked raters out.
+        """
         key = normalize_name(name).casefold()
         now = time.time()
         with transaction(self.con):
@@ -715,6 +758,7 @@ class Study:
         return Rater(*row)
 
     def rater_by_code(self, code: object) -> Rater | None:
+        """The (not revoked) rater whose invitation code this is, typed in any case or spacing."""
         key = _code_key(code)
         if key is None:
             return None
@@ -734,6 +778,7 @@ class Study:
         return token
 
     def rater_by_token(self, token: str | None) -> Rater | None:
+        """The rater of a live session token (the cookie value), or ``None``."""
         if not token or not isinstance(token, str) or len(token) > 100:
             return None
         row = self.con.execute(
@@ -808,10 +853,12 @@ class Study:
         return score
 
     def vote(self, rater: Rater, position: object, score: object) -> bool:
-        """Record ``score`` for the item at ``position`` of the rater's sequence, in one
-        transaction. A new vote is accepted only for the position the server shows (the first
-        without a vote); re-sending an earlier one replaces its score (a refresh, a second tab).
-        Returns True for a new vote, False for a replaced one."""
+        """Record ``score`` for the item at ``position`` of the rater's sequence.
+
+        One transaction. A new vote is accepted only for the position the server shows (the
+        first without a vote); re-sending an earlier one replaces its score (a refresh, a second
+        tab). Returns True for a new vote, False for a replaced one.
+        """
         score = self.check_score(score)
         pos = _position(position)
         if pos is None:
@@ -839,8 +886,10 @@ class Study:
 
     # images ---------------------------------------------------------------------------------
     def item_png(self, rater: Rater, position: object, reference: bool = False) -> bytes | None:
-        """The PNG of the rater's item (or of its HR reference) if the server has shown it to
-        them (position up to the one being shown); ``None`` otherwise."""
+        """The PNG of the rater's item (or of its HR reference) if the server has shown it to them.
+
+        Shown means a position up to the one being shown; ``None`` otherwise.
+        """
         pos = _position(position)
         if pos is None:
             return None
@@ -860,4 +909,5 @@ class Study:
         return bytes(row[0]) if row else None
 
     def has_references(self) -> bool:
+        """Whether the study holds HR references (the rating page then offers the HR toggle)."""
         return self.con.execute("SELECT COUNT(*) FROM refs").fetchone()[0] > 0

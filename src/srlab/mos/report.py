@@ -65,6 +65,7 @@ class Exclusion:
     revoked: bool = True
 
     def describe(self) -> str:
+        """The rule in words, for the report (``"none"`` when it excludes nobody)."""
         parts = []
         if self.revoked:
             parts.append("revoked by the owner")
@@ -78,8 +79,11 @@ class Exclusion:
 
 
 def rater_controls(study: Study) -> dict[int, dict[str, Any]]:
-    """Per rater: name, revoked, votes on rated images, anchor scores (HR shown as an item),
-    repeat pairs (first score, second score)."""
+    """Per rater: name, revoked, votes on rated images, anchor scores and repeat pairs.
+
+    Anchor scores are the scores of HR images shown as items; repeat pairs are
+    ``(first score, second score)``.
+    """
     con = study.con
     out: dict[int, dict[str, Any]] = {}
     for rid, name, revoked in con.execute("SELECT id, name, revoked FROM raters ORDER BY id"):
@@ -150,9 +154,12 @@ def _models(
 
 
 def legacy_v1_table(path: Path, exclude: Exclusion | None = None) -> dict[str, Any]:
-    """The table of a study made by the first srlab-mos (schema 1: raters by name, votes by
-    image id, no controls), read-only, so its votes can still be reported after an upgrade.
-    Only ``min_votes`` applies (it had no anchors, repeats or revocation)."""
+    """The table of a study made by the first srlab-mos, read-only.
+
+    Schema 1 had raters by name, votes by image id and no controls; reading it lets its votes
+    still be reported after an upgrade. Only ``min_votes`` applies (it had no anchors, repeats
+    or revocation).
+    """
     rule = exclude or Exclusion()
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -207,13 +214,16 @@ def legacy_v1_table(path: Path, exclude: Exclusion | None = None) -> dict[str, A
 def mos_table(
     study: Study, exclude: Exclusion | None = None, metrics: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    """``{"scale", "raters", "raters_total", "excluded", "rule", "rater_qc", "models"}`` (and
-    ``"metrics"`` when ``metrics`` names any).
+    """The MOS table of a study, with the rater controls and (optionally) the metrics.
+
+    Keys: ``{"scale", "raters", "raters_total", "excluded", "rule", "rater_qc", "models"}``, and
+    ``"metrics"`` when ``metrics`` names any.
 
     MOS counts each rater's vote on each rated image once (the first showing; repeats and hidden
     anchors are controls, not data), over the raters that ``exclude`` keeps. ``metrics`` (among
     psnr, ssim, niqe, lpips, dists) are computed on exactly the pixels raters saw, per model, with
-    Spearman's rho between per-image MOS and each metric (:mod:`srlab.metrics.mos_metrics`)."""
+    Spearman's rho between per-image MOS and each metric (:mod:`srlab.metrics.mos_metrics`).
+    """
     rule = exclude or Exclusion()
     con = study.con
     qc = rater_controls(study)
@@ -252,7 +262,8 @@ def mos_table(
             votes[name].setdefault(rater, []).append(score)
     n_images = dict(
         con.execute(
-            "SELECT m.name, COUNT(*) FROM images i JOIN models m ON m.id = i.model_id GROUP BY m.name"
+            "SELECT m.name, COUNT(*) FROM images i JOIN models m ON m.id = i.model_id "
+            "GROUP BY m.name"
         )
     )
     models = _models(names, votes, n_images)
@@ -302,11 +313,12 @@ def _ci(ci: list[float]) -> str:
 
 
 def _md(text: str) -> str:
-    """A name as one markdown table cell: ``|`` and ``\\`` escaped, HTML brackets as entities."""
+    r"""A name as one markdown table cell: ``|`` and ``\`` escaped, HTML brackets as entities."""
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def report_markdown(table: dict[str, Any]) -> str:
+    """The MOS table of :func:`mos_table` as the markdown of ``mos.md``."""
     lo, hi = table["scale"]
     lines = [
         f"MOS on a {lo}-{hi} scale, {table['raters']} rater(s) counted, {table['excluded']} of "
@@ -379,15 +391,17 @@ def _chart(table: dict[str, Any], path: Path, ci: str) -> None:
 
 
 def write_report(
-    study_path: str | os.PathLike,
-    out_dir: str | os.PathLike,
+    study_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
     ci: str = "rater",
     exclude: Exclusion | None = None,
     metrics: tuple[str, ...] = (),
 ) -> dict[str, Path]:
-    """Write ``mos.md``, ``mos.json`` and ``mos.png`` (error bars: ``ci`` = rater | vote),
-    over the raters the ``exclude`` rule keeps, with ``metrics`` joined (see :func:`mos_table`).
-    The study is only read."""
+    """Write ``mos.md``, ``mos.json`` and ``mos.png`` (error bars: ``ci`` = rater | vote).
+
+    Over the raters the ``exclude`` rule keeps, with ``metrics`` joined (see :func:`mos_table`).
+    The study is only read.
+    """
     if ci not in ("rater", "vote"):
         raise ValueError(f"ci must be 'rater' or 'vote', got {ci!r}")
     try:

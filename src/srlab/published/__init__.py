@@ -26,6 +26,7 @@ __all__ = [
     "load_release",
     "read_release",
     "known_archs",
+    "resolve_arch",
     "RELEASE_SUFFIXES",
 ]
 
@@ -52,9 +53,32 @@ def _load_recognisers() -> None:
 
 
 def known_archs() -> list[str]:
-    """The architecture names ``net=`` / ``--net`` accepts."""
+    """The architecture names ``net=`` / ``--net`` accepts.
+
+    Any spelling that :func:`resolve_arch` folds onto one of them works too.
+    """
     _load_recognisers()
     return sorted({e.arch for e in RECOGNISERS})
+
+
+def _folded(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
+
+
+def resolve_arch(name: str) -> str:
+    """The registered architecture a user-written ``--net``/``net=`` name means.
+
+    Names are compared case-insensitively with ``-`` and ``_`` ignored, so ``ms_lapsrn``,
+    ``MS-LapSRN`` and ``mslapsrn`` all name ``mslapsrn``, and ``CARN-M`` names ``carn_m``.
+
+    Raises:
+        ReleaseError: no architecture has that name (the message lists the known ones).
+    """
+    by_folded = {_folded(a): a for a in known_archs()}
+    arch = by_folded.get(_folded(str(name)))
+    if arch is None:
+        raise ReleaseError(f"unknown architecture {name!r}; known: {', '.join(known_archs())}")
+    return arch
 
 
 def read_release(path: str | os.PathLike) -> RawRelease:
@@ -79,7 +103,8 @@ def load_release(path: str | os.PathLike, net: str | None = None) -> Release:
 
     Args:
         path: the release file.
-        net: force one architecture (a name of :func:`known_archs`) when a file is ambiguous.
+        net: force one architecture (a name of :func:`known_archs`, spelt in any case and with or
+            without ``-``/``_``, see :func:`resolve_arch`) when a file is ambiguous.
 
     Returns:
         the :class:`Release` (network in eval mode, its spec, what it was recognised as).
@@ -88,10 +113,10 @@ def load_release(path: str | os.PathLike, net: str | None = None) -> Release:
         ReleaseError: the file cannot be read, or no architecture recognises it (the message
             names what was found in the file and which architectures were tried).
     """
+    if net is not None:
+        net = resolve_arch(net)
     raw = read_release(path)
     _load_recognisers()
-    if net is not None and net not in {e.arch for e in RECOGNISERS}:
-        raise ReleaseError(f"unknown architecture {net!r}; known: {', '.join(known_archs())}")
     tried = []
     for entry in RECOGNISERS:
         if raw.format not in entry.formats or (net is not None and entry.arch != net):

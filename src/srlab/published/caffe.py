@@ -364,7 +364,7 @@ def idn_caffe(raw: RawRelease) -> Release | None:
     t = raw.tensors
     if not {"conv1.0", "conv2.0", "conv3_1.0", "down1.0", "upsample.0"} <= set(t):
         return None
-    num_blocks = len([k for k in t if re.fullmatch(r"down\d+\.0", k)])
+    num_block = len([k for k in t if re.fullmatch(r"down\d+\.0", k)])
     up = _conv_opts(raw, "upsample", "Deconvolution")
     scale = up["stride"][0]
     k = up["kernel"][0]
@@ -373,7 +373,7 @@ def idn_caffe(raw: RawRelease) -> Release | None:
             f"{raw.path}: IDN 'upsample' is kernel {up['kernel']} stride {up['stride']} pad {up['pad']}, srlab's IDN needs a 17x17 one with pad 8"
         )
     _check_slopes(raw, "IDN", 0.05)
-    for i in range(1, num_blocks + 1):
+    for i in range(1, num_block + 1):
         sl = _layers(raw).get(f"slice{i}", {}).get("slice")
         if sl is not None and (sl["axis"] != 1 or len(sl["points"]) != 1):
             raise ReleaseError(
@@ -393,8 +393,8 @@ def idn_caffe(raw: RawRelease) -> Release | None:
             scale=scale,
             in_channels=in_ch,
             num_feat=num_feat,
-            num_blocks=num_blocks,
-            d=d,
+            num_block=num_block,
+            num_distill_ch=d,
             slice_ratio=slice_ratio,
             groups=groups,
         )
@@ -429,7 +429,7 @@ def idn_caffe(raw: RawRelease) -> Release | None:
         )
     conv(rb[0], "upsample", "Deconvolution")
     spec = {"_target_": "srlab.archs.idn.IDN", "scale": scale, "in_channels": in_ch, "num_feat": num_feat,
-            "num_blocks": num_blocks, "d": d, "slice_ratio": slice_ratio, "groups": groups}  # fmt: skip
+            "num_block": num_block, "num_distill_ch": d, "slice_ratio": slice_ratio, "groups": groups}  # fmt: skip
     return fill.release(
         led,
         spec=spec,
@@ -447,7 +447,8 @@ def idn_caffe(raw: RawRelease) -> Release | None:
 @recogniser("vdsr", formats=("caffe",))
 def vdsr_caffe(raw: RawRelease) -> Release | None:
     """VDSR as a Caffe chain ``conv1``..``conv<D>`` of 3x3 convolutions with ReLUs between
-    (huangzehao/caffe-vdsr); the skip is srlab VDSR's ``x + body(x)``."""
+    (huangzehao/caffe-vdsr); the skip is srlab VDSR's ``x + body(x)``.
+    """
     t = raw.tensors
     idx = sorted(int(m.group(1)) for k in t if (m := re.fullmatch(r"conv(\d+)\.0", k)))
     if (
@@ -467,7 +468,7 @@ def vdsr_caffe(raw: RawRelease) -> Release | None:
 
     from ..archs.vdsr import VDSR
 
-    net = VDSR(scale=[2, 3, 4], in_channels=in_ch, num_feat=num_feat, num_layers=len(idx))
+    net = VDSR(scale=[2, 3, 4], in_channels=in_ch, num_feat=num_feat, num_layer=len(idx))
     led, fill = TensorLedger(raw), ParamFiller(net, raw.path)
     for i, m in zip(idx, convs(net)):
         if _layers(raw).get(f"conv{i}", {}).get("conv"):
@@ -483,7 +484,7 @@ def vdsr_caffe(raw: RawRelease) -> Release | None:
         "scale": [2, 3, 4],
         "in_channels": in_ch,
         "num_feat": num_feat,
-        "num_layers": len(idx),
+        "num_layer": len(idx),
     }
     return fill.release(
         led, spec=spec, name=f"VDSR {len(idx)} layers (Caffe release)", arch="vdsr", notes=[]
@@ -497,7 +498,8 @@ def _bn_scale(
     raw: RawRelease, led: TensorLedger, fill: ParamFiller, bn: nn.Module, name: str, scale_name: str
 ) -> None:
     """Caffe ``BatchNorm`` (blobs: mean sum, variance sum, moving-average factor) followed by
-    ``Scale`` (gamma, beta) -> one ``BatchNorm2d``: mean/var divided by the factor as Caffe does."""
+    ``Scale`` (gamma, beta) -> one ``BatchNorm2d``: mean/var divided by the factor as Caffe does.
+    """
     if not isinstance(bn, nn.BatchNorm2d):
         raise ReleaseError(f"{raw.path}: srlab's module for {name!r} is not a BatchNorm2d")
     eps = _layers(raw).get(name, {}).get("eps", 1e-5)
@@ -516,7 +518,8 @@ def _bn_scale(
 
 def _shared(raw: RawRelease, led: TensorLedger, names: list[str]) -> list[torch.Tensor]:
     """The blobs of layers that share one parameter (Caffe ``param { name: ... }``): every
-    layer's copy is read (so each is used once) and must equal the first."""
+    layer's copy is read (so each is used once) and must equal the first.
+    """
     first = [led.take(f"{names[0]}.{i}") for i in (0, 1) if led.has(f"{names[0]}.{i}")]
     for other in names[1:]:
         for i, t in enumerate(first):
@@ -532,7 +535,8 @@ def drrn_caffe(raw: RawRelease) -> Release | None:
     """DRRN B1U<U> (tyshiwo/DRRN_CVPR17 ``DRRN_B1U*_train.prototxt`` names): ``bn_conv1``/
     ``scale_conv1``/``conv1``, per unit ``{bn_,scale_,}conv1_<u>{a,b}`` (the convs shared by
     ``param`` name), ``eltwise1_<u>`` adding ``conv1``, then ``{bn_,scale_,}conv_end`` and the
-    global ``HR_recovery`` sum (srlab DRRN's ``x + ...``)."""
+    global ``HR_recovery`` sum (srlab DRRN's ``x + ...``).
+    """
     t = raw.tensors
     if not {"conv1.0", "bn_conv1.0", "conv1_1a.0", "conv_end.0"} <= set(t):
         return None
@@ -555,7 +559,7 @@ def drrn_caffe(raw: RawRelease) -> Release | None:
     from ..archs.drrn import DRRN
 
     net = DRRN(
-        scale=[2, 3, 4], in_channels=in_ch, num_feat=num_feat, num_blocks=1, num_units=len(units)
+        scale=[2, 3, 4], in_channels=in_ch, num_feat=num_feat, num_block=1, num_unit=len(units)
     )
     led, fill = TensorLedger(raw), ParamFiller(net, raw.path)
     block = net.blocks[0]
@@ -578,8 +582,8 @@ def drrn_caffe(raw: RawRelease) -> Release | None:
         "scale": [2, 3, 4],
         "in_channels": in_ch,
         "num_feat": num_feat,
-        "num_blocks": 1,
-        "num_units": len(units),
+        "num_block": 1,
+        "num_unit": len(units),
     }
     return fill.release(
         led,

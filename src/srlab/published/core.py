@@ -22,8 +22,11 @@ conversions applied once), so that the result is an ordinary srlab network worki
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -39,6 +42,7 @@ __all__ = [
     "TensorLedger",
     "recogniser",
     "RECOGNISERS",
+    "scale_from_name",
 ]
 
 
@@ -109,7 +113,8 @@ RECOGNISERS: list[_Entry] = []
 
 def recogniser(arch: str, formats: Iterable[str]) -> Callable[[Recogniser], Recogniser]:
     """Register ``fn`` as the recogniser of architecture ``arch`` (the name ``--net`` takes) for
-    the given file formats."""
+    the given file formats.
+    """
 
     def register(fn: Recogniser) -> Recogniser:
         RECOGNISERS.append(_Entry(arch, tuple(formats), fn))
@@ -162,5 +167,19 @@ def load_into(net: nn.Module, state: Mapping[str, torch.Tensor]) -> nn.Module:
         net.load_state_dict(dict(state), strict=True)
     except RuntimeError as e:
         first = str(e).strip().splitlines()
-        raise ReleaseError(f"weights do not fit {type(net).__name__}: {first[-1] if first else e}") from None
+        raise ReleaseError(
+            f"weights do not fit {type(net).__name__}: {first[-1] if first else e}"
+        ) from None
     return net.eval()
+
+
+def scale_from_name(path: str | os.PathLike[str]) -> int | None:
+    """The scale (2-8) a release's file name states, for releases whose weights do not fix it.
+
+    ``x2.mat``, ``FSRCNN_x3.mat`` and ``carn_4x.pth`` state 2, 3 and 4; ``None`` when the name
+    states none.
+    """
+    name = Path(path).name.lower()
+    m = re.search(r"(?:^|[^a-z0-9])x([2-8])(?![0-9])", name)
+    m = m or re.search(r"(?<![0-9])([2-8])x(?:[^a-z0-9]|$)", name)
+    return int(m.group(1)) if m else None

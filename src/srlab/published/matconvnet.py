@@ -29,11 +29,15 @@ Recognised releases:
   222,801 parameters shared by the x2/x4/x8 sub-networks; D and R are read from the graph.
 - ``srcnn``: SRCNN's MATLAB release (``weights_conv1``/``biases_conv1``... as in the authors'
   ``SRCNN.m``: column-major ``k*k`` kernels, conv2 ``(n1, k2*k2, n2)``).
+- ``fsrcnn``: FSRCNN / FSRCNN-s MATLAB release (the FSRCNN_test package's
+  ``model/FSRCNN/x{2,3,4}.mat`` and ``model/FSRCNN-s/x{2,3,4}.mat``: cells ``weights_conv``/
+  ``biases_conv``/``prelu_conv`` as read by the authors' ``FSRCNN.m`` and ``deconv.m``); d, s, m
+  from the shapes, the scale from the file name (the deconvolution's weights do not fix it).
 - ``vdsr``: MATLAB VDSR cells ``model.weight{i}``/``model.bias{i}`` (huangzehao/caffe-vdsr
   ``Test/VDSR_Official.mat``, run by ``vl_nnconv`` with pad 1) and 20-conv SimpleNN files.
 
-LapSRN/MS-LapSRN/VDSR/SRCNN take MATLAB's ``rgb2ycbcr`` Y of a double image, i.e. BT.601 Y in
-[16, 235]/255: the same as srlab's :func:`srlab.color.rgb_to_y`, so no range conversion is
+LapSRN/MS-LapSRN/VDSR/SRCNN/FSRCNN take MATLAB's ``rgb2ycbcr`` Y of a double image, i.e. BT.601 Y in
+[16, 235]/255: the same as srlab's :func:`srlab.core.color.rgb_to_y`, so no range conversion is
 needed for them.
 """
 
@@ -50,7 +54,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .core import RawRelease, Release, ReleaseError, TensorLedger, recogniser
+from .core import RawRelease, Release, ReleaseError, TensorLedger, recogniser, scale_from_name
 
 __all__ = ["read_mat", "mat_filter", "ParamFiller"]
 
@@ -60,7 +64,8 @@ __all__ = ["read_mat", "mat_filter", "ParamFiller"]
 
 def _to_py(x: Any) -> Any:
     """scipy.io's MATLAB values to Python: structs -> dict (struct arrays -> list of dicts),
-    cells -> list, char arrays -> str, numeric arrays kept (MATLAB shape)."""
+    cells -> list, char arrays -> str, numeric arrays kept (MATLAB shape).
+    """
     if isinstance(x, np.ndarray):
         if x.dtype.names:
             items = [{k: _to_py(e[k]) for k in x.dtype.names} for e in x.flatten(order="F")]
@@ -202,7 +207,8 @@ def _read_plain(path: str, variables: dict[str, Any]) -> RawRelease:
 def mat_filter(t: Tensor) -> Tensor:
     """MatConvNet filter ``(H, W, a, b)`` (trailing singletons possibly dropped) -> ``(b, a, H, W)``:
     PyTorch's ``Conv2d`` weight ``(out, in, H, W)`` for a conv filter ``(H, W, in, out)`` and
-    ``ConvTranspose2d`` weight ``(in, out, H, W)`` for a ``vl_nnconvt`` filter ``(H, W, out, in)``."""
+    ``ConvTranspose2d`` weight ``(in, out, H, W)`` for a ``vl_nnconvt`` filter ``(H, W, out, in)``.
+    """
     if t.dim() > 4:
         raise ValueError(f"a MatConvNet filter has at most 4 dimensions, got {tuple(t.shape)}")
     while t.dim() < 4:
@@ -219,7 +225,8 @@ def mat_dims(t: Tensor) -> tuple[int, int, int, int]:
 class ParamFiller:
     """Copies release tensors into an srlab network's parameters and proves, at
     :meth:`finish`, that every parameter of the network received one (the ledger proves the
-    converse: every tensor of the file was used)."""
+    converse: every tensor of the file was used).
+    """
 
     def __init__(self, net: nn.Module, path: str) -> None:
         self.net, self.path = net, path
@@ -252,10 +259,17 @@ class ParamFiller:
             )
         return self.net.eval()
 
-    def release(self, led: TensorLedger, spec: dict[str, Any], name: str, arch: str,
-                notes: list[str] | None = None) -> Release:
+    def release(
+        self,
+        led: TensorLedger,
+        spec: dict[str, Any],
+        name: str,
+        arch: str,
+        notes: list[str] | None = None,
+    ) -> Release:
         """Both proofs (every tensor of the file used: ``led``; every parameter of the network
-        filled: this filler), then the :class:`Release` of the filled network."""
+        filled: this filler), then the :class:`Release` of the filled network.
+        """
         led.finish()
         return Release(net=self.finish(), spec=spec, name=name, arch=arch, notes=list(notes or []))
 
@@ -277,7 +291,8 @@ def _check_blocks(
     raw: RawRelease, arch: str, rules: Iterable[tuple[str, str, str, list[float]]]
 ) -> None:
     """Refuse a graph whose layer options srlab's network does not implement.
-    ``rules``: (layer-name regex, layer type, block key, expected value)."""
+    ``rules``: (layer-name regex, layer type, block key, expected value).
+    """
     rules = list(rules)
     for lay in raw.meta.get("layers", []):
         for pattern, typ, key, want in rules:
@@ -309,7 +324,8 @@ _LAP_RULES = [
 
 def _lapsrn_order(raw: RawRelease, levels: list[int]) -> list[int]:
     """Level numbers from the first (x2) to the last pyramid level, from the image branch of
-    the DagNN graph (``level<k>_img_up`` takes the LR image, or the previous level's output)."""
+    the DagNN graph (``level<k>_img_up`` takes the LR image, or the previous level's output).
+    """
     layers = _layer_map(raw)
     if not layers:  # no graph: the official numbering (level1 = the output level)
         return sorted(levels, reverse=True)
@@ -365,7 +381,7 @@ def lapsrn_matconvnet(raw: RawRelease) -> Release | None:
 
     from ..archs.lapsrn import LapSRN
 
-    net = LapSRN(scale=scale, in_channels=in_ch, num_feat=num_feat, depth=depth)
+    net = LapSRN(scale=scale, in_channels=in_ch, num_feat=num_feat, num_layer=depth)
     led, fill = TensorLedger(raw), ParamFiller(net, raw.path)
 
     def conv(module: nn.Module, prefix: str, fname: str | None = None, bias: bool = True) -> None:
@@ -394,7 +410,7 @@ def lapsrn_matconvnet(raw: RawRelease) -> Release | None:
             "scale": scale,
             "in_channels": in_ch,
             "num_feat": num_feat,
-            "depth": depth,
+            "num_layer": depth,
         },
         name=f"LapSRN x{scale} (MatConvNet DagNN release, {len(levels)} levels of depth {depth})",
         arch="lapsrn",
@@ -483,7 +499,11 @@ def mslapsrn_matconvnet(raw: RawRelease) -> Release | None:
     from ..archs.lapsrn import MSLapSRN
 
     net = MSLapSRN(
-        scale=scales, in_channels=in_ch, num_feat=num_feat, depth=depth, recursions=recursions
+        scale=scales,
+        in_channels=in_ch,
+        num_feat=num_feat,
+        num_layer=depth,
+        num_recursion=recursions,
     )
     led, fill = TensorLedger(raw), ParamFiller(net, raw.path)
 
@@ -515,8 +535,8 @@ def mslapsrn_matconvnet(raw: RawRelease) -> Release | None:
             "scale": scales,
             "in_channels": in_ch,
             "num_feat": num_feat,
-            "depth": depth,
-            "recursions": recursions,
+            "num_layer": depth,
+            "num_recursion": recursions,
         },
         name=f"MS-LapSRN D{depth}R{recursions} x{'/x'.join(map(str, scales))} (MatConvNet DagNN release, {n:,} parameters)",
         arch="mslapsrn",
@@ -599,6 +619,142 @@ def srcnn_matlab(raw: RawRelease) -> Release | None:
     )
 
 
+# ------------------------------------------------------------------------- FSRCNN (plain MATLAB)
+
+
+_FSRCNN_W = re.compile(r"^weights_conv\{(\d+)\}$")
+
+
+def _matlab_kernels(w: Tensor, k: int) -> Tensor:
+    """MATLAB ``(a, k*k, b)`` kernel rows -> PyTorch ``(b, a, k, k)``.
+
+    MATLAB turns the rows into ``k x k`` kernels with the column-major
+    ``reshape(w(j, :, i), k, k)``: kernel ``[i, j]`` is row ``w[j, :, i]`` read column by column
+    (``K[r, c] = w[j, r + k c, i]``). The same array is a ``Conv2d`` weight ``(out, in, k, k)``
+    for a conv ``(in, k*k, out)`` and a ``ConvTranspose2d`` weight ``(in, out, k, k)`` for the
+    deconvolution ``(out, k*k, in)``.
+    """
+    a, _, b = w.shape
+    return w.reshape(a, k, k, b).permute(3, 0, 2, 1).contiguous()
+
+
+@recogniser("fsrcnn", formats=("matconvnet",))
+def fsrcnn_matlab(raw: RawRelease) -> Release | None:
+    """FSRCNN / FSRCNN-s MATLAB release (Dong, Loy, Tang, ECCV 2016).
+
+    The project page's FSRCNN_test package, ``model/FSRCNN{,-s}/x{2,3,4}.mat``, written from the
+    Caffe models by FSRCNN_train's ``saveFilters.m``.
+
+    Layout: cells of L = m + 4 layers. ``weights_conv{l}`` is ``(in, k*k, out)`` for the
+    convolutions (5x5 feature extraction, 1x1 shrinking, m 3x3 mappings, 1x1 expanding) and
+    ``(C, 81, d)`` for the last layer, the 9x9 deconvolution; ``biases_conv{l}`` is ``(out, 1)``;
+    ``prelu_conv{l}`` one PReLU slope per layer (``prelu_conv{L}`` empty: none after the
+    deconvolution). ``FSRCNN.m`` filters with ``imfilter(..., 'same', 'replicate')``
+    (correlation) and the column-major ``reshape(w(j, :, i), k, k)`` kernels, PReLU
+    ``max(x, 0) + a * min(x, 0)``, then ``deconv.m`` adds ``x * filter`` unflipped around one
+    replicated LR pixel: srlab's :class:`~srlab.archs.fsrcnn.FSRCNN` with
+    ``padding_mode="replicate"`` is that function (the slopes copied to every channel).
+
+    The scale is not in the weights (the deconvolution's shape does not depend on its stride):
+    it is read from the file name (``x3.mat``, ``FSRCNN_x3.mat``). At x3 the network is built with
+    ``deconv_shift=1``: the authors' test script ``test_FSRCNN.m`` scores x3 outputs with
+    ``shave_x3`` instead of ``shave``, and the released x3 weights (FSRCNN and FSRCNN-s) give
+    their paper's PSNR only with the output one HR pixel further down/right than ``deconv.m``
+    places it (Set5: 33.14 dB against 26.31 unshifted; see ``experiments/published``).
+    """
+    t = raw.tensors
+    if raw.meta.get("layout") != "plain":
+        return None
+    found = sorted(int(hit.group(1)) for k in t if (hit := _FSRCNN_W.match(k)))
+    if not found or "biases_conv{1}" not in t or "prelu_conv{1}" not in t:
+        return None
+    n = len(found)
+    if found != list(range(1, n + 1)):
+        raise ReleaseError(f"{raw.path}: FSRCNN cells weights_conv{{1..{n}}} have gaps ({found})")
+    if n < 4:
+        raise ReleaseError(f"{raw.path}: FSRCNN needs at least 4 layers (m >= 0), the file has {n}")
+    led = TensorLedger(raw)
+    ws = []
+    for i in range(1, n + 1):
+        w = led.take(f"weights_conv{{{i}}}")
+        if w.dim() == 2:  # MATLAB dropped the trailing singleton (one output map)
+            w = w.unsqueeze(-1)
+        ws.append(w)
+    ks = [math.isqrt(int(w.shape[1])) for w in ws]
+    if any(w.dim() != 3 or k * k != w.shape[1] for w, k in zip(ws, ks)):
+        raise ReleaseError(
+            f"{raw.path}: FSRCNN weights are not (in, k*k, out) arrays: "
+            f"{[tuple(w.shape) for w in ws]}"
+        )
+    # the convolutions chain (out of one = in of the next); the deconvolution is (C, k*k, d)
+    chain = [(int(w.shape[0]), int(w.shape[2])) for w in ws[:-1]]
+    in_ch, d = chain[0]
+    s = chain[1][1]
+    m = n - 4
+    want = [(in_ch, d), (d, s), *[(s, s)] * m, (s, d)]
+    want_k = [5, 1, *[3] * m, 1]
+    if chain != want or ks[:-1] != want_k or tuple(ws[-1].shape[::2]) != (in_ch, d):
+        raise ReleaseError(
+            f"{raw.path}: layers {[tuple(w.shape) for w in ws]} are not FSRCNN's 5x5 {in_ch}->d, "
+            f"1x1 d->s, m x 3x3 s->s, 1x1 s->d and a {in_ch}-channel deconvolution"
+        )
+    scale = scale_from_name(raw.path)
+    if scale is None:
+        raise ReleaseError(
+            f"{raw.path}: an FSRCNN MATLAB release, whose scale is not in its weights: name the "
+            f"file with its scale as the authors do (x2.mat, x3.mat, x4.mat)"
+        )
+    deconv_k = ks[-1]
+    shift = 1 if scale == 3 else 0
+    kwargs: dict[str, Any] = {
+        "scale": scale,
+        "in_channels": in_ch,
+        "num_feat": d,
+        "num_shrink_ch": s,
+        "num_map_layer": m,
+        "deconv_kernel": deconv_k,
+        "padding_mode": "replicate",
+        "deconv_shift": shift,
+    }
+
+    from ..archs.fsrcnn import FSRCNN
+
+    try:
+        net = FSRCNN(**kwargs)
+    except ValueError as e:
+        raise ReleaseError(f"{raw.path}: {e}") from None
+    fill = ParamFiller(net, raw.path)
+    layers = convs(net.body)
+    prelus = [mod for mod in net.body if isinstance(mod, nn.PReLU)]
+    for i, (conv, prelu) in enumerate(zip(layers, prelus)):
+        what = f"weights_conv{{{i + 1}}}"
+        fill.conv(conv, _matlab_kernels(ws[i], ks[i]), led.take(f"biases_conv{{{i + 1}}}"), what)
+        slope = led.take(f"prelu_conv{{{i + 1}}}").reshape(-1)
+        if slope.numel() not in (1, prelu.weight.numel()):
+            raise ReleaseError(
+                f"{raw.path}: prelu_conv{{{i + 1}}} has {slope.numel()} slopes for "
+                f"{prelu.weight.numel()} channels"
+            )
+        fill.set(prelu.weight, slope.expand_as(prelu.weight), f"prelu_conv{{{i + 1}}}")
+    last = f"weights_conv{{{n}}}"
+    fill.conv(net.deconv, _matlab_kernels(ws[-1], deconv_k), led.take(f"biases_conv{{{n}}}"), last)
+    variant = "FSRCNN-s" if (d, s, m) == (32, 5, 1) else "FSRCNN"
+    notes = [
+        "MATLAB column-major kernels transposed",
+        "one PReLU slope per layer copied to every channel",
+        "padding_mode='replicate': imfilter(..., 'replicate') and deconv.m's replicated LR border",
+    ]
+    if shift:
+        notes.append("x3: deconv_shift=1, where the authors' test_FSRCNN.m scores x3 (shave_x3)")
+    return fill.release(
+        led,
+        spec={"_target_": "srlab.archs.fsrcnn.FSRCNN", **kwargs},
+        name=f"{variant} d{d} s{s} m{m} x{scale} (authors' MATLAB release, {Path(raw.path).name})",
+        arch="fsrcnn",
+        notes=notes,
+    )
+
+
 # ----------------------------------------------------------------------------- VDSR (MATLAB cells)
 
 
@@ -609,7 +765,8 @@ _VDSR_W = re.compile(r"^(.*)weight\{(\d+)\}$")
 def vdsr_matlab(raw: RawRelease) -> Release | None:
     """VDSR as MATLAB cells ``model.weight{i}``/``model.bias{i}`` run by ``vl_nnconv(.., 'Pad', 1)``
     with ReLU between (caffe-vdsr's ``VDSR_Matconvnet.m``), or a SimpleNN of conv/relu layers
-    ending in a conv (plus the global residual of VDSR's test code)."""
+    ending in a conv (plus the global residual of VDSR's test code).
+    """
     t = raw.tensors
     if raw.meta.get("layout") == "simplenn":
         lays = raw.meta["layers"]
@@ -650,7 +807,7 @@ def vdsr_matlab(raw: RawRelease) -> Release | None:
 
     from ..archs.vdsr import VDSR
 
-    net = VDSR(scale=[2, 3, 4], in_channels=in_ch, num_feat=num_feat, num_layers=len(ws))
+    net = VDSR(scale=[2, 3, 4], in_channels=in_ch, num_feat=num_feat, num_layer=len(ws))
     fill = ParamFiller(net, raw.path)
     c = convs(net)
     if len(c) != len(ws):
@@ -666,7 +823,7 @@ def vdsr_matlab(raw: RawRelease) -> Release | None:
             "scale": [2, 3, 4],
             "in_channels": in_ch,
             "num_feat": num_feat,
-            "num_layers": len(ws),
+            "num_layer": len(ws),
         },
         name=f"VDSR {len(ws)} layers (MATLAB release, {Path(raw.path).name})",
         arch="vdsr",

@@ -79,7 +79,9 @@ def checkpoint_safe_globals() -> list[Any]:
 
     allowed: list[Any] = [
         typing.Any,  # OmegaConf metadata: ref/key/element type "Any"
-        dict, list, int,  # OmegaConf metadata: object/key types (as types, e.g. "object_type: dict")
+        dict,
+        list,
+        int,  # OmegaConf metadata: object/key types (as types, e.g. "object_type: dict")
         collections.defaultdict,  # OmegaConf metadata flags
         pathlib.PosixPath,
     ]
@@ -95,7 +97,8 @@ def checkpoint_safe_globals() -> list[Any]:
 @contextlib.contextmanager
 def allowing(types: list[Any]) -> Iterator[None]:
     """``torch.serialization.safe_globals(types)`` (torch < 2.5: ``add_safe_globals``, which
-    stays in force: the types are plain data holders either way)."""
+    stays in force: the types are plain data holders either way).
+    """
     if not types:
         yield
         return
@@ -112,8 +115,15 @@ def _first_lines(exc: BaseException, limit: int = 160) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     # torch's weights-only messages: the useful line is the one naming what was refused
     for ln in lines:
-        if ln.startswith(("Trying to load unsupported GLOBAL", "Unsupported global", "Unsupported operand",
-                          "Can only", "Trying to call reduce")):
+        if ln.startswith(
+            (
+                "Trying to load unsupported GLOBAL",
+                "Unsupported global",
+                "Unsupported operand",
+                "Can only",
+                "Trying to call reduce",
+            )
+        ):
             return ln[:limit]
     text = lines[0] if lines else type(exc).__name__
     text = text.split(". ")[0].rstrip(".")  # torch's advice after the first sentence is noise here
@@ -129,7 +139,9 @@ def _check_file(path: Path, what: str) -> None:
         raise ReleaseError(f"cannot read {what} {path}: the file is empty (0 bytes)")
 
 
-def safe_torch_load(path: str | os.PathLike, what: str = "model file", allow: list[Any] | None = None) -> Any:
+def safe_torch_load(
+    path: str | os.PathLike, what: str = "model file", allow: list[Any] | None = None
+) -> Any:
     """``torch.load(path, weights_only=True, map_location="cpu")``, failures as one sentence.
 
     Args:
@@ -146,10 +158,14 @@ def safe_torch_load(path: str | os.PathLike, what: str = "model file", allow: li
     with open(p, "rb") as f:
         head = f.read(4)
     if not head.startswith((b"PK", b"\x80")):  # torch.save: a zip archive; legacy: a pickle
-        raise ReleaseError(f"cannot read {what} {p}: it is not a PyTorch file (neither a torch.save zip archive nor a pickle)")
+        raise ReleaseError(
+            f"cannot read {what} {p}: it is not a PyTorch file (neither a torch.save zip archive nor a pickle)"
+        )
     try:
         with allowing(allow or []), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")  # plain pickle.dump files
+            warnings.filterwarnings(
+                "ignore", message="Detected pickle protocol"
+            )  # plain pickle.dump files
             return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         line = _first_lines(e)
@@ -164,7 +180,9 @@ def safe_torch_load(path: str | os.PathLike, what: str = "model file", allow: li
             f"containers ({line})"
         ) from None
     except (EOFError, zipfile.BadZipFile) as e:
-        raise ReleaseError(f"cannot read {what} {p}: the file is truncated or corrupt ({_first_lines(e)})") from None
+        raise ReleaseError(
+            f"cannot read {what} {p}: the file is truncated or corrupt ({_first_lines(e)})"
+        ) from None
     except RuntimeError as e:
         line = _first_lines(e)
         if "legacy .tar format" in line:
@@ -172,11 +190,17 @@ def safe_torch_load(path: str | os.PathLike, what: str = "model file", allow: li
                 f"cannot read {what} {p}: it is in PyTorch's legacy .tar format, which cannot be loaded "
                 "as weights only; re-save it with a recent torch.save"
             ) from None
-        if any(s in line for s in ("central directory", "EOF", "corrupt", "truncated", "zip archive")):
-            raise ReleaseError(f"cannot read {what} {p}: the file is truncated or corrupt ({line})") from None
+        if any(
+            s in line for s in ("central directory", "EOF", "corrupt", "truncated", "zip archive")
+        ):
+            raise ReleaseError(
+                f"cannot read {what} {p}: the file is truncated or corrupt ({line})"
+            ) from None
         raise ReleaseError(f"cannot read {what} {p}: {line}") from None
     except Exception as e:  # noqa: BLE001 - whatever else torch.load raises, the file is at fault
-        raise ReleaseError(f"cannot read {what} {p}: {type(e).__name__}: {_first_lines(e)}") from None
+        raise ReleaseError(
+            f"cannot read {what} {p}: {type(e).__name__}: {_first_lines(e)}"
+        ) from None
 
 
 def is_training_checkpoint(obj: Any) -> bool:
@@ -194,19 +218,24 @@ def _has_tensors(obj: Mapping) -> bool:
 
 def _to_float32(name: str, t: torch.Tensor, path: Path) -> torch.Tensor:
     if t.is_complex() or t.is_quantized or t.layout != torch.strided:
-        raise ReleaseError(f"{path}: tensor {name!r} is {t.dtype}/{t.layout}, not a plain real-valued tensor")
+        raise ReleaseError(
+            f"{path}: tensor {name!r} is {t.dtype}/{t.layout}, not a plain real-valued tensor"
+        )
     return t.detach().to(device="cpu", dtype=torch.float32).contiguous()
 
 
 def _strip_module(name: str) -> str:
     while name.startswith("module."):
-        name = name[len("module."):]
+        name = name[len("module.") :]
     return name
 
 
-def tensors_from_state(state: Mapping, path: Path, fmt: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def tensors_from_state(
+    state: Mapping, path: Path, fmt: str
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Float32 CPU tensors of a flat state dict (``module.`` prefixes removed) and its plain
-    metadata entries; any other entry is a :class:`ReleaseError` naming it."""
+    metadata entries; any other entry is a :class:`ReleaseError` naming it.
+    """
     tensors: dict[str, torch.Tensor] = {}
     extra: dict[str, Any] = {}
     origin: dict[str, str] = {}
@@ -216,7 +245,9 @@ def tensors_from_state(state: Mapping, path: Path, fmt: str) -> tuple[dict[str, 
         if isinstance(value, torch.Tensor):
             name = _strip_module(key)
             if name in tensors:
-                raise ReleaseError(f"{path}: tensors {origin[name]!r} and {key!r} both become {name!r} once 'module.' is removed")
+                raise ReleaseError(
+                    f"{path}: tensors {origin[name]!r} and {key!r} both become {name!r} once 'module.' is removed"
+                )
             tensors[name] = _to_float32(key, value, path)
             origin[name] = key
         elif isinstance(value, _PLAIN):
@@ -271,7 +302,9 @@ def read_torch(path: str | os.PathLike) -> RawRelease:
         raise ReleaseError(f"{p} holds a {type(obj).__name__}, not a state dict of tensors")
     state, trail, ignored = _unwrap(obj, p)
     if not isinstance(state, Mapping):
-        raise ReleaseError(f"{p}: {'.'.join(trail)} holds a {type(state).__name__}, not a state dict of tensors")
+        raise ReleaseError(
+            f"{p}: {'.'.join(trail)} holds a {type(state).__name__}, not a state dict of tensors"
+        )
     if not _has_tensors(state):
         keys = ", ".join(repr(k) for k in list(state)[:6]) or "nothing"
         raise ReleaseError(
@@ -309,4 +342,9 @@ def read_safetensors(path: str | os.PathLike) -> RawRelease:
             f"cannot read model file {p}: not a valid safetensors file, or truncated ({_first_lines(e)})"
         ) from None
     tensors, _ = tensors_from_state(raw, p, "safetensors")
-    return RawRelease(path=str(p), format="safetensors", tensors=tensors, meta={"metadata": header, "wrapper": None})
+    return RawRelease(
+        path=str(p),
+        format="safetensors",
+        tensors=tensors,
+        meta={"metadata": header, "wrapper": None},
+    )

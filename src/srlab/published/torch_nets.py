@@ -51,14 +51,21 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from ..archs.blocks import DIV2K_RGB_MEAN
-from .core import RawRelease, Release, ReleaseError, TensorLedger, load_into, recogniser
+from .core import (
+    RawRelease,
+    Release,
+    ReleaseError,
+    TensorLedger,
+    load_into,
+    recogniser,
+    scale_from_name,
+)
 
 __all__: list[str] = []
 
@@ -92,10 +99,13 @@ def _conv(
     b_scale: float = 1.0,
 ) -> Tensor:
     """Move conv ``src`` of the release to ``dst`` of the srlab state, weights times
-    ``w_scale``, biases times ``b_scale`` (a release without biases gets zero biases)."""
+    ``w_scale``, biases times ``b_scale`` (a release without biases gets zero biases).
+    """
     w = led.take(f"{src}.weight")
     if w.dim() != 4:
-        raise ReleaseError(f"{led.raw.path}: tensor {src + '.weight'!r} has shape {tuple(w.shape)}, not a convolution")
+        raise ReleaseError(
+            f"{led.raw.path}: tensor {src + '.weight'!r} has shape {tuple(w.shape)}, not a convolution"
+        )
     state[f"{dst}.weight"] = w * w_scale if w_scale != 1 else w
     if bias:
         b = led.take(f"{src}.bias", (int(w.shape[0]),))
@@ -105,9 +115,12 @@ def _conv(
     return w
 
 
-def _sub_pixel_scale(raw: RawRelease, shapes: list[tuple[int, ...]], num_feat: int, where: str) -> int:
+def _sub_pixel_scale(
+    raw: RawRelease, shapes: list[tuple[int, ...]], num_feat: int, where: str
+) -> int:
     """Scale of an EDSR-style sub-pixel upsampler from the output widths of its convolutions:
-    one conv to 9F is x3, n convs to 4F are x2**n."""
+    one conv to 9F is x3, n convs to 4F are x2**n.
+    """
     outs = [s[0] for s in shapes]
     if outs == [9 * num_feat]:
         return 3
@@ -139,7 +152,8 @@ def _default_mean(channels: int) -> Tensor:
 
 class _Shift(NamedTuple):
     """A release's pair of 1x1 ``MeanShift`` convolutions: ``y = ws x + bs`` at the input and
-    ``out = wa z + ba`` at the output (``ws``/``wa`` as (C, C) matrices)."""
+    ``out = wa z + ba`` at the output (``ws``/``wa`` as (C, C) matrices).
+    """
 
     ws: Tensor
     bs: Tensor
@@ -153,8 +167,11 @@ class _Shift(NamedTuple):
     def plain(self) -> bool:
         """Identity weights and opposite biases: a frozen shift by one mean."""
         eye = torch.eye(self.ws.shape[0])
-        return (torch.equal(self.ws, eye) and torch.equal(self.wa, eye)
-                and bool(torch.allclose(self.ba, -self.bs, rtol=1e-6, atol=1e-6)))
+        return (
+            torch.equal(self.ws, eye)
+            and torch.equal(self.wa, eye)
+            and bool(torch.allclose(self.ba, -self.bs, rtol=1e-6, atol=1e-6))
+        )
 
 
 def _read_shift(led: TensorLedger, sub: str, add: str, channels: int) -> _Shift | None:
@@ -163,7 +180,8 @@ def _read_shift(led: TensorLedger, sub: str, add: str, channels: int) -> _Shift 
     EDSR-PyTorch/RCAN/CARN freeze them as identity weights and -/+ mean biases, but RCAN's code
     (and EDSR-PyTorch before its "fix network freeze issue" commit) set ``requires_grad`` on the
     module instead of its parameters, so released files may hold trained ones: any invertible
-    1x1 pair is accepted and folded into the head/tail convolutions (:func:`_fold_shift`)."""
+    1x1 pair is accepted and folded into the head/tail convolutions (:func:`_fold_shift`).
+    """
     names = [f"{sub}.weight", f"{sub}.bias", f"{add}.weight", f"{add}.bias"]
     present = [led.has(n) for n in names]
     if not any(present):
@@ -175,7 +193,10 @@ def _read_shift(led: TensorLedger, sub: str, add: str, channels: int) -> _Shift 
     ws, bs = led.take(names[0], (c, c, 1, 1)), led.take(names[1], (c,))
     wa, ba = led.take(names[2], (c, c, 1, 1)), led.take(names[3], (c,))
     shift = _Shift(ws.reshape(c, c), bs, wa.reshape(c, c), ba)
-    if abs(float(torch.linalg.det(shift.ws.double()))) < 1e-8 or not torch.isfinite(shift.raw_mean()).all():
+    if (
+        abs(float(torch.linalg.det(shift.ws.double()))) < 1e-8
+        or not torch.isfinite(shift.raw_mean()).all()
+    ):
         raise ReleaseError(f"{led.raw.path}: {names[0]} is not an invertible 1x1 colour transform")
     return shift
 
@@ -185,8 +206,15 @@ def _shift_range(shift: _Shift) -> float:
     return 255.0 if float(shift.raw_mean().abs().max()) > 1.5 else 1.0
 
 
-def _fold_shift(state: _State, shift: _Shift | None, head: str, tail: str, rng: float, channels: int,
-                notes: list[str]) -> Tensor:
+def _fold_shift(
+    state: _State,
+    shift: _Shift | None,
+    head: str,
+    tail: str,
+    rng: float,
+    channels: int,
+    notes: list[str],
+) -> Tensor:
     """Fold the release's mean shift into srlab's (one mean ``m``, subtracted at the input and
     added at the output, on [0, 1]) and the head/tail convolutions already in ``state``.
 
@@ -194,7 +222,8 @@ def _fold_shift(state: _State, shift: _Shift | None, head: str, tail: str, rng: 
     gets ``W_head . ws`` (zero padding stays zero padding: y = 0 exactly where x - m = 0).
     Output: ``(wa z + ba) / rng = (wa W_tail) feat/rng + (wa b_tail + ba)/rng``, so the tail
     conv gets ``wa . W_tail`` and its ([0, 1]-scaled) bias ``wa b + ba/rng - m``.
-    Returns ``m`` (the DIV2K mean, nothing folded, when the file has no shift)."""
+    Returns ``m`` (the DIV2K mean, nothing folded, when the file has no shift).
+    """
     if shift is None:
         return _default_mean(channels)
     m = shift.raw_mean() / rng
@@ -204,8 +233,10 @@ def _fold_shift(state: _State, shift: _Shift | None, head: str, tail: str, rng: 
     state[f"{head}.weight"] = torch.einsum("ochw,ci->oihw", state[f"{head}.weight"], shift.ws)
     state[f"{tail}.weight"] = torch.einsum("oc,cihw->oihw", shift.wa, state[f"{tail}.weight"])
     state[f"{tail}.bias"] = shift.wa @ state[f"{tail}.bias"] + shift.ba / rng - m
-    notes.append("the file's MeanShift layers are not a plain frozen mean shift (trained or rgb_std != 1): "
-                 "folded into the head and tail convolutions")
+    notes.append(
+        "the file's MeanShift layers are not a plain frozen mean shift (trained or rgb_std != 1): "
+        "folded into the head and tail convolutions"
+    )
     return m
 
 
@@ -213,7 +244,9 @@ def _spec(cls: type[nn.Module], **kwargs: Any) -> dict[str, Any]:
     return {"_target_": f"{cls.__module__}.{cls.__name__}", **kwargs}
 
 
-def _build(raw: RawRelease, cls: type[nn.Module], kwargs: dict[str, Any], state: _State, led: TensorLedger) -> nn.Module:
+def _build(
+    raw: RawRelease, cls: type[nn.Module], kwargs: dict[str, Any], state: _State, led: TensorLedger
+) -> nn.Module:
     led.finish()
     try:
         net = cls(**kwargs)
@@ -225,17 +258,18 @@ def _build(raw: RawRelease, cls: type[nn.Module], kwargs: dict[str, Any], state:
         raise ReleaseError(f"{raw.path}: {e}") from None
 
 
-def _release(raw: RawRelease, cls: type[nn.Module], kwargs: dict[str, Any], state: _State,
-             led: TensorLedger, name: str, arch: str, notes: list[str]) -> Release:
+def _release(
+    raw: RawRelease,
+    cls: type[nn.Module],
+    kwargs: dict[str, Any],
+    state: _State,
+    led: TensorLedger,
+    name: str,
+    arch: str,
+    notes: list[str],
+) -> Release:
     net = _build(raw, cls, kwargs, state, led)
     return Release(net=net, spec=_spec(cls, **kwargs), name=name, arch=arch, notes=notes)
-
-
-def _scale_from_name(raw: RawRelease) -> int | None:
-    """``x2``/``x3``/``x4``/``_2x`` in the file name (for releases whose weights do not fix it)."""
-    stem = Path(raw.path).name.lower()
-    m = re.search(r"(?:^|[^a-z0-9])x([2-8])(?![0-9])", stem) or re.search(r"(?<![0-9])([2-8])x(?:[^a-z0-9]|$)", stem)
-    return int(m.group(1)) if m else None
 
 
 # --------------------------------------------------------------------------- EDSR-PyTorch
@@ -245,23 +279,36 @@ def _edsr_range(led: TensorLedger, channels: int, notes: list[str]) -> tuple[_Sh
     """Mean-shift layers and ``rgb_range`` of an EDSR-PyTorch/RCAN release."""
     shift = _read_shift(led, "sub_mean", "add_mean", channels)
     if shift is None:
-        notes.append("no mean-shift tensors in the file: DIV2K mean and rgb_range 255 assumed (the released models')")
+        notes.append(
+            "no mean-shift tensors in the file: DIV2K mean and rgb_range 255 assumed (the released models')"
+        )
         return None, 255.0
     rng = _shift_range(shift)
     notes.append(f"rgb_range {rng:g} (from the mean-shift bias)")
     return shift, rng
 
 
-def _edsr_tail(raw: RawRelease, led: TensorLedger, state: _State, src: str, dst: str, num_feat: int,
-               b_scale: float, step: int = 2) -> int:
+def _edsr_tail(
+    raw: RawRelease,
+    led: TensorLedger,
+    state: _State,
+    src: str,
+    dst: str,
+    num_feat: int,
+    b_scale: float,
+    step: int = 2,
+) -> int:
     """Move an EDSR-style upsampler (convs at ``src.0``, ``src.2``, ...) to ``dst`` and return
-    its scale."""
+    its scale.
+    """
     stages = _indices(raw.tensors, re.escape(src) + r"\.(\d+)\.weight")
     if not stages:
         raise ReleaseError(f"{raw.path}: expected tensor {src + '.0.weight'!r} is missing")
     expected = list(range(0, step * len(stages), step))
     if stages != expected:
-        raise ReleaseError(f"{raw.path}: upsampler {src} has convolutions at {stages}, expected {expected}")
+        raise ReleaseError(
+            f"{raw.path}: upsampler {src} has convolutions at {stages}, expected {expected}"
+        )
     shapes = [tuple(raw.tensors[f"{src}.{i}.weight"].shape) for i in stages]
     scale = _sub_pixel_scale(raw, shapes, num_feat, src)
     for i in stages:
@@ -271,16 +318,31 @@ def _edsr_tail(raw: RawRelease, led: TensorLedger, state: _State, src: str, dst:
 
 def _res_scale_guess(num_feat: int, notes: list[str]) -> float:
     rs = 0.1 if num_feat >= 256 else 1.0
-    notes.append(f"res_scale {rs:g} assumed (not stored in the file; EDSR uses 0.1 at 256 features, 1 below)")
+    notes.append(
+        f"res_scale {rs:g} assumed (not stored in the file; EDSR uses 0.1 at 256 features, 1 below)"
+    )
     return rs
 
 
-def _edsr_net(raw: RawRelease, led: TensorLedger, state: _State, num_feat: int, bs: float, *, head: str,
-              block: str, convs: tuple[str, str], after_body: str, upsample: str, last: str) -> tuple[int, int]:
+def _edsr_net(
+    raw: RawRelease,
+    led: TensorLedger,
+    state: _State,
+    num_feat: int,
+    bs: float,
+    *,
+    head: str,
+    block: str,
+    convs: tuple[str, str],
+    after_body: str,
+    upsample: str,
+    last: str,
+) -> tuple[int, int]:
     """Copy an EDSR (head, residual blocks, body-end conv, upsampler, last conv) named the way of
     one code base into srlab's ``EDSR`` names; biases scaled by ``bs``. ``block`` is a format
     string of (block index, conv name); ``after_body`` may hold ``{}`` for the block count.
-    Returns ``(number of blocks, scale)``."""
+    Returns ``(number of blocks, scale)``.
+    """
     _conv(led, state, head, "head", b_scale=bs)
     pattern = re.escape(block).replace(re.escape("{}"), "{}").format(r"(\d+)", re.escape(convs[0]))
     nb = _count(raw, pattern + r"\.weight")
@@ -308,23 +370,50 @@ def edsr_pytorch(raw: RawRelease) -> Release | None:
     num_feat, chans = int(head.shape[0]), int(head.shape[1])
     shift, rng = _edsr_range(led, chans, notes)
     bs = 1.0 / rng
-    nb, scale = _edsr_net(raw, led, state, num_feat, bs, head="head.0", block="body.{}.body.{}",
-                          convs=("0", "2"), after_body="body.{}", upsample="tail.0", last="tail.1")
+    nb, scale = _edsr_net(
+        raw,
+        led,
+        state,
+        num_feat,
+        bs,
+        head="head.0",
+        block="body.{}.body.{}",
+        convs=("0", "2"),
+        after_body="body.{}",
+        upsample="tail.0",
+        last="tail.1",
+    )
     mean = _fold_shift(state, shift, "head", "tail", rng, chans, notes)
     state.update(_mean_state(mean))
     if rng != 1:
         notes.append(f"[0,{rng:g}] network: biases divided by {rng:g}")
-    kwargs = dict(scale=scale, in_channels=chans, num_feat=num_feat, num_block=nb,
-                  res_scale=_res_scale_guess(num_feat, notes), rgb_mean=_mean_kwarg(mean))
-    kind = "EDSR-baseline" if (nb, num_feat) == (16, 64) else "EDSR" if (nb, num_feat) == (32, 256) else f"EDSR B{nb} F{num_feat}"
-    return _release(raw, EDSR, kwargs, state, led, f"{kind} x{scale} (EDSR-PyTorch release)", "edsr", notes)
+    kwargs = dict(
+        scale=scale,
+        in_channels=chans,
+        num_feat=num_feat,
+        num_block=nb,
+        res_scale=_res_scale_guess(num_feat, notes),
+        rgb_mean=_mean_kwarg(mean),
+    )
+    kind = (
+        "EDSR-baseline"
+        if (nb, num_feat) == (16, 64)
+        else "EDSR"
+        if (nb, num_feat) == (32, 256)
+        else f"EDSR B{nb} F{num_feat}"
+    )
+    return _release(
+        raw, EDSR, kwargs, state, led, f"{kind} x{scale} (EDSR-PyTorch release)", "edsr", notes
+    )
 
 
 @recogniser("mdsr", formats=_FORMATS)
 def mdsr_pytorch(raw: RawRelease) -> Release | None:
     """MDSR / MDSR-baseline of EDSR-PyTorch (``pre_process.N``, ``upsample.N``)."""
     t = raw.tensors
-    if not ("head.0.weight" in t and "pre_process.0.0.body.0.weight" in t and "upsample.0.0.weight" in t):
+    if not (
+        "head.0.weight" in t and "pre_process.0.0.body.0.weight" in t and "upsample.0.0.weight" in t
+    ):
         return None
     from ..archs.edsr import MDSR
 
@@ -336,7 +425,9 @@ def mdsr_pytorch(raw: RawRelease) -> Release | None:
     _conv(led, state, "head.0", "head", b_scale=bs)
     nbranch = _count(raw, r"upsample\.(\d+)\.0\.weight")
     if _count(raw, r"pre_process\.(\d+)\.0\.body\.0\.weight") != nbranch:
-        raise ReleaseError(f"{raw.path}: MDSR release with {nbranch} upsamplers but a different number of pre-processing branches")
+        raise ReleaseError(
+            f"{raw.path}: MDSR release with {nbranch} upsamplers but a different number of pre-processing branches"
+        )
     scales: list[int] = []
     for i in range(nbranch):
         stages = _indices(t, rf"upsample\.{i}\.(\d+)\.weight")
@@ -349,7 +440,13 @@ def mdsr_pytorch(raw: RawRelease) -> Release | None:
             _conv(led, state, f"upsample.{i}.{j}", f"upsample.x{s}.{j}", b_scale=bs)
         for r in range(2):
             for c, d in ((0, 1), (2, 2)):
-                _conv(led, state, f"pre_process.{i}.{r}.body.{c}", f"pre_process.x{s}.{r}.conv{d}", b_scale=bs)
+                _conv(
+                    led,
+                    state,
+                    f"pre_process.{i}.{r}.body.{c}",
+                    f"pre_process.x{s}.{r}.conv{d}",
+                    b_scale=bs,
+                )
     nb = _count(raw, r"body\.(\d+)\.body\.0\.weight")
     for i in range(nb):
         _conv(led, state, f"body.{i}.body.0", f"body.{i}.conv1", b_scale=bs)
@@ -360,17 +457,38 @@ def mdsr_pytorch(raw: RawRelease) -> Release | None:
     state.update(_mean_state(mean))
     if rng != 1:
         notes.append(f"[0,{rng:g}] network: biases divided by {rng:g}")
-    kwargs = dict(scale=scales[0], in_channels=chans, num_feat=num_feat, num_block=nb, res_scale=1.0,
-                  scales=scales, rgb_mean=_mean_kwarg(mean))
+    kwargs = dict(
+        scale=scales[0],
+        in_channels=chans,
+        num_feat=num_feat,
+        num_block=nb,
+        res_scale=1.0,
+        scales=scales,
+        rgb_mean=_mean_kwarg(mean),
+    )
     kind = "MDSR" if nb == 80 else "MDSR-baseline" if nb == 16 else f"MDSR B{nb}"
     sc = "/".join(f"x{s}" for s in scales)
-    return _release(raw, MDSR, kwargs, state, led, f"{kind} {sc} (EDSR-PyTorch release)", "mdsr", notes)
+    return _release(
+        raw, MDSR, kwargs, state, led, f"{kind} {sc} (EDSR-PyTorch release)", "mdsr", notes
+    )
 
 
-def _rcan_body(raw: RawRelease, led: TensorLedger, state: _State, *, block: str, group_conv: str,
-               rcab: str, ca: str, ca_idx: tuple[int, int], bs: float, rng: float) -> tuple[int, int, int]:
+def _rcan_body(
+    raw: RawRelease,
+    led: TensorLedger,
+    state: _State,
+    *,
+    block: str,
+    group_conv: str,
+    rcab: str,
+    ca: str,
+    ca_idx: tuple[int, int],
+    bs: float,
+    rng: float,
+) -> tuple[int, int, int]:
     """Move RCAN's residual groups (channel attention convs at ``{ca}.{ca_idx}``); returns
-    (groups, blocks per group, reduction)."""
+    (groups, blocks per group, reduction).
+    """
     t = raw.tensors
     ng = _count(raw, rf"body\.(\d+)\.{block}\.0\.{rcab}\.0\.weight")
     nb = _count(raw, rf"body\.0\.{block}\.(\d+)\.{rcab}\.0\.weight")
@@ -395,7 +513,9 @@ def _rcan_body(raw: RawRelease, led: TensorLedger, state: _State, *, block: str,
     num_feat = int(red_out.shape[1])
     squeezed = int(red_out.shape[0])
     if squeezed == 0 or num_feat % squeezed:
-        raise ReleaseError(f"{raw.path}: channel attention {num_feat}->{squeezed} has no integer reduction")
+        raise ReleaseError(
+            f"{raw.path}: channel attention {num_feat}->{squeezed} has no integer reduction"
+        )
     return ng, nb, num_feat // squeezed
 
 
@@ -413,18 +533,46 @@ def rcan_pytorch(raw: RawRelease) -> Release | None:
     shift, rng = _edsr_range(led, chans, notes)
     bs = 1.0 / rng
     _conv(led, state, "head.0", "head", b_scale=bs)
-    ng, nb, red = _rcan_body(raw, led, state, block="body", group_conv="", rcab="body", ca="conv_du",
-                               ca_idx=(0, 2), bs=bs, rng=rng)
+    ng, nb, red = _rcan_body(
+        raw,
+        led,
+        state,
+        block="body",
+        group_conv="",
+        rcab="body",
+        ca="conv_du",
+        ca_idx=(0, 2),
+        bs=bs,
+        rng=rng,
+    )
     _conv(led, state, f"body.{ng}", f"body.{ng}", b_scale=bs)
     scale = _edsr_tail(raw, led, state, "tail.0", "upsample", num_feat, bs)
     _conv(led, state, "tail.1", "tail", b_scale=bs)
     mean = _fold_shift(state, shift, "head", "tail", rng, chans, notes)
     state.update(_mean_state(mean))
     if rng != 1:
-        notes.append(f"[0,{rng:g}] network: biases divided by {rng:g}, channel-attention input weights multiplied by {rng:g}")
-    kwargs = dict(scale=scale, in_channels=chans, num_feat=num_feat, num_group=ng, num_block=nb,
-                  reduction=red, rgb_mean=_mean_kwarg(mean))
-    return _release(raw, RCAN, kwargs, state, led, f"RCAN G{ng}B{nb} x{scale} (EDSR-PyTorch/RCAN release)", "rcan", notes)
+        notes.append(
+            f"[0,{rng:g}] network: biases divided by {rng:g}, channel-attention input weights multiplied by {rng:g}"
+        )
+    kwargs = dict(
+        scale=scale,
+        in_channels=chans,
+        num_feat=num_feat,
+        num_group=ng,
+        num_block=nb,
+        reduction=red,
+        rgb_mean=_mean_kwarg(mean),
+    )
+    return _release(
+        raw,
+        RCAN,
+        kwargs,
+        state,
+        led,
+        f"RCAN G{ng}B{nb} x{scale} (EDSR-PyTorch/RCAN release)",
+        "rcan",
+        notes,
+    )
 
 
 # --------------------------------------------------------------------------- BasicSR EDSR / RCAN
@@ -433,7 +581,9 @@ def rcan_pytorch(raw: RawRelease) -> Release | None:
 def _basicsr_common(raw: RawRelease, notes: list[str]) -> tuple[int, int, Tensor]:
     first = raw.tensors["conv_first.weight"]
     num_feat, chans = int(first.shape[0]), int(first.shape[1])
-    notes.append("BasicSR img_range 255 and DIV2K mean assumed (not stored in the file); biases divided by 255")
+    notes.append(
+        "BasicSR img_range 255 and DIV2K mean assumed (not stored in the file); biases divided by 255"
+    )
     return num_feat, chans, _default_mean(chans)
 
 
@@ -441,20 +591,47 @@ def _basicsr_common(raw: RawRelease, notes: list[str]) -> tuple[int, int, Tensor
 def edsr_basicsr(raw: RawRelease) -> Release | None:
     """BasicSR's EDSR (``conv_first``, ``body.N.conv1``, ``conv_after_body``, ``upsample.0``)."""
     t = raw.tensors
-    if not ("conv_first.weight" in t and "conv_after_body.weight" in t and "body.0.conv1.weight" in t):
+    if not (
+        "conv_first.weight" in t and "conv_after_body.weight" in t and "body.0.conv1.weight" in t
+    ):
         return None
     from ..archs.edsr import EDSR
 
     led, state, notes = TensorLedger(raw), {}, []
     num_feat, chans, mean = _basicsr_common(raw, notes)
     bs = 1.0 / 255
-    nb, scale = _edsr_net(raw, led, state, num_feat, bs, head="conv_first", block="body.{}.{}",
-                          convs=("conv1", "conv2"), after_body="conv_after_body", upsample="upsample",
-                          last="conv_last")
+    nb, scale = _edsr_net(
+        raw,
+        led,
+        state,
+        num_feat,
+        bs,
+        head="conv_first",
+        block="body.{}.{}",
+        convs=("conv1", "conv2"),
+        after_body="conv_after_body",
+        upsample="upsample",
+        last="conv_last",
+    )
     state.update(_mean_state(mean))
-    kwargs = dict(scale=scale, in_channels=chans, num_feat=num_feat, num_block=nb,
-                  res_scale=_res_scale_guess(num_feat, notes), rgb_mean=_mean_kwarg(mean))
-    return _release(raw, EDSR, kwargs, state, led, f"EDSR B{nb} F{num_feat} x{scale} (BasicSR release)", "edsr", notes)
+    kwargs = dict(
+        scale=scale,
+        in_channels=chans,
+        num_feat=num_feat,
+        num_block=nb,
+        res_scale=_res_scale_guess(num_feat, notes),
+        rgb_mean=_mean_kwarg(mean),
+    )
+    return _release(
+        raw,
+        EDSR,
+        kwargs,
+        state,
+        led,
+        f"EDSR B{nb} F{num_feat} x{scale} (BasicSR release)",
+        "edsr",
+        notes,
+    )
 
 
 @recogniser("rcan", formats=_FORMATS)
@@ -470,15 +647,34 @@ def rcan_basicsr(raw: RawRelease) -> Release | None:
     notes.append("RCAB res_scale 1 assumed (BasicSR's option files; srlab's RCAB has none)")
     bs = 1.0 / 255
     _conv(led, state, "conv_first", "head", b_scale=bs)
-    ng, nb, red = _rcan_body(raw, led, state, block="residual_group", group_conv="conv", rcab="rcab",
-                             ca="attention", ca_idx=(1, 3), bs=bs, rng=255.0)
+    ng, nb, red = _rcan_body(
+        raw,
+        led,
+        state,
+        block="residual_group",
+        group_conv="conv",
+        rcab="rcab",
+        ca="attention",
+        ca_idx=(1, 3),
+        bs=bs,
+        rng=255.0,
+    )
     _conv(led, state, "conv_after_body", f"body.{ng}", b_scale=bs)
     scale = _edsr_tail(raw, led, state, "upsample", "upsample", num_feat, bs)
     _conv(led, state, "conv_last", "tail", b_scale=bs)
     state.update(_mean_state(mean))
-    kwargs = dict(scale=scale, in_channels=chans, num_feat=num_feat, num_group=ng, num_block=nb,
-                  reduction=red, rgb_mean=_mean_kwarg(mean))
-    return _release(raw, RCAN, kwargs, state, led, f"RCAN G{ng}B{nb} x{scale} (BasicSR release)", "rcan", notes)
+    kwargs = dict(
+        scale=scale,
+        in_channels=chans,
+        num_feat=num_feat,
+        num_group=ng,
+        num_block=nb,
+        reduction=red,
+        rgb_mean=_mean_kwarg(mean),
+    )
+    return _release(
+        raw, RCAN, kwargs, state, led, f"RCAN G{ng}B{nb} x{scale} (BasicSR release)", "rcan", notes
+    )
 
 
 # --------------------------------------------------------------------------- RRDBNet (ESRGAN)
@@ -524,11 +720,20 @@ def rrdbnet(raw: RawRelease) -> Release | None:
         first, trunk, rdb = "model.0", "model.1.sub", "RDB"
         nblk = _count(raw, r"model\.1\.sub\.(\d+)\.RDB1\.conv1(?:\.0)?\.weight")
         conv_body = f"model.1.sub.{nblk}"
-        tail = sorted((k[: -len(".weight")] for k in t
-                       if k.endswith(".weight") and not k.startswith(("model.0.", "model.1.")) and k.startswith("model.")),
-                      key=_path_key)
+        tail = sorted(
+            (
+                k[: -len(".weight")]
+                for k in t
+                if k.endswith(".weight")
+                and not k.startswith(("model.0.", "model.1."))
+                and k.startswith("model.")
+            ),
+            key=_path_key,
+        )
         if len(tail) < 3:
-            raise ReleaseError(f"{raw.path}: sequential RRDBNet release without upsampling and output convolutions")
+            raise ReleaseError(
+                f"{raw.path}: sequential RRDBNet release without upsampling and output convolutions"
+            )
         ups, hr, last = tail[:-2], tail[-2], tail[-1]
         sfx = ".0" if "model.1.sub.0.RDB1.conv1.0.weight" in t else ""
         name = "ESRGAN original (sequential)"
@@ -547,15 +752,19 @@ def rrdbnet(raw: RawRelease) -> Release | None:
     if layout == "sequential":
         ups_ok = all(tuple(t[f"{u}.weight"].shape) == (num_feat, num_feat, 3, 3) for u in ups)
         if not ups_ok:
-            raise ReleaseError(f"{raw.path}: sequential RRDBNet with non-'upconv' upsampling ({', '.join(ups)}), not srlab's")
+            raise ReleaseError(
+                f"{raw.path}: sequential RRDBNet with non-'upconv' upsampling ({', '.join(ups)}), not srlab's"
+            )
     scale = 2 ** len(ups)
-    if layout == "sequential" and len(ups) == 1 and _scale_from_name(raw) == 3:
+    if layout == "sequential" and len(ups) == 1 and scale_from_name(raw.path) == 3:
         raise ReleaseError(
             f"{raw.path}: a KAIR-style sequential RRDB x3 (one nearest x3 stage), which srlab's RRDBNet "
             f"(x2 stages only) does not have"
         )
     if scale not in RRDBNet.supported_scales:
-        raise ReleaseError(f"{raw.path}: RRDBNet with {len(ups)} upsampling stages (x{scale}); srlab's supports x2, x4, x8")
+        raise ReleaseError(
+            f"{raw.path}: RRDBNet with {len(ups)} upsampling stages (x{scale}); srlab's supports x2, x4, x8"
+        )
     _conv(led, state, first, "conv_first")
     nb = _count(raw, rf"{re.escape(trunk)}\.(\d+)\.{rdb}1\.conv1(?:\.0)?\.weight")
     grow = int(t[f"{trunk}.0.{rdb}1.conv1{sfx}.weight"].shape[0])
@@ -573,15 +782,28 @@ def rrdbnet(raw: RawRelease) -> Release | None:
     _conv(led, state, hr, "conv_hr")
     _conv(led, state, last, "conv_last")
     kwargs = dict(scale=scale, in_channels=chans, num_feat=num_feat, num_block=nb, num_grow_ch=grow)
-    return _release(raw, RRDBNet, kwargs, state, led, f"RRDBNet {nb} blocks x{scale} ({name} layout)", "rrdbnet", notes)
+    return _release(
+        raw,
+        RRDBNet,
+        kwargs,
+        state,
+        led,
+        f"RRDBNet {nb} blocks x{scale} ({name} layout)",
+        "rrdbnet",
+        notes,
+    )
 
 
 @recogniser("srresnet", formats=_FORMATS)
 def msrresnet(raw: RawRelease) -> Release | None:
     """BasicSR/KAIR ``MSRResNet``: recognised only to say why it is not loaded."""
     t = raw.tensors
-    if not ("conv_first.weight" in t and "upconv1.weight" in t and "body.0.conv1.weight" in t
-            and ("conv_hr.weight" in t or "HRconv.weight" in t)):
+    if not (
+        "conv_first.weight" in t
+        and "upconv1.weight" in t
+        and "body.0.conv1.weight" in t
+        and ("conv_hr.weight" in t or "HRconv.weight" in t)
+    ):
         return None
     raise ReleaseError(
         f"{raw.path}: a BasicSR/KAIR MSRResNet, which is not the paper's SRResNet (no batch norm, "
@@ -623,7 +845,9 @@ def _carn(raw: RawRelease, mobile: bool) -> Release:
     if shift is None:
         notes.append("no mean-shift tensors in the file: DIV2K mean assumed")
     elif _shift_range(shift) != 1:
-        raise ReleaseError(f"{raw.path}: CARN mean shift of {shift.raw_mean().tolist()} is not on a [0, 1] scale")
+        raise ReleaseError(
+            f"{raw.path}: CARN mean shift of {shift.raw_mean().tolist()} is not on a [0, 1] scale"
+        )
     _conv(led, state, "entry", "entry")
     nblocks = _count(raw, r"b(\d+)\.c1\.body\.0\.weight") - 1
     if nblocks < 1 or "b0.c1.body.0.weight" in t:
@@ -633,7 +857,9 @@ def _carn(raw: RawRelease, mobile: bool) -> Release:
     if mobile:
         gw = t["b1.b1.body.0.weight"]
         if int(gw.shape[1]) == 0 or num_feat % int(gw.shape[1]):
-            raise ReleaseError(f"{raw.path}: CARN-M group convolution {tuple(gw.shape)} does not fit {num_feat} features")
+            raise ReleaseError(
+                f"{raw.path}: CARN-M group convolution {tuple(gw.shape)} does not fit {num_feat} features"
+            )
         groups = num_feat // int(gw.shape[1])
     for b in range(nblocks):
         if mobile:
@@ -642,7 +868,9 @@ def _carn(raw: RawRelease, mobile: bool) -> Release:
         else:
             for u in range(nunits):
                 for c in (0, 2):
-                    _conv(led, state, f"b{b + 1}.b{u + 1}.body.{c}", f"blocks.{b}.units.{u}.body.{c}")
+                    _conv(
+                        led, state, f"b{b + 1}.b{u + 1}.body.{c}", f"blocks.{b}.units.{u}.body.{c}"
+                    )
         for u in range(nunits):
             _conv(led, state, f"b{b + 1}.c{u + 1}.body.0", f"blocks.{b}.fusions.{u}.0")
     for b in range(nblocks):
@@ -650,13 +878,17 @@ def _carn(raw: RawRelease, mobile: bool) -> Release:
     heads = _indices(t, r"upsample\.up(\d+)\.body\.0\.weight")
     single = "upsample.up.body.0.weight" in t
     if single == bool(heads):
-        raise ReleaseError(f"{raw.path}: CARN release needs either upsample.up or upsample.up2/up3/up4")
+        raise ReleaseError(
+            f"{raw.path}: CARN release needs either upsample.up or upsample.up2/up3/up4"
+        )
     scales: list[int] = []
     for h in ["up"] if single else [f"up{s}" for s in heads]:
         stages = _indices(t, rf"upsample\.{h}\.body\.(\d+)\.weight")
         if stages != list(range(0, 3 * len(stages), 3)):
             raise ReleaseError(f"{raw.path}: CARN upsampler {h} has convolutions at {stages}")
-        s = _sub_pixel_scale(raw, [tuple(t[f"upsample.{h}.body.{i}.weight"].shape) for i in stages], num_feat, h)
+        s = _sub_pixel_scale(
+            raw, [tuple(t[f"upsample.{h}.body.{i}.weight"].shape) for i in stages], num_feat, h
+        )
         if h != "up" and s != int(h[2:]):
             raise ReleaseError(f"{raw.path}: CARN upsampler {h} upscales x{s}")
         scales.append(s)
@@ -666,12 +898,31 @@ def _carn(raw: RawRelease, mobile: bool) -> Release:
     m = _fold_shift(state, shift, "entry", "exit", 1.0, chans, notes)
     state.update(_mean_state(m))
     cls = CARNM if mobile else CARN
-    kwargs: dict[str, Any] = dict(scale=scales[0], in_channels=chans, num_feat=num_feat, num_blocks=nblocks,
-                                  num_units=nunits, scales=scales, rgb_mean=_mean_kwarg(m), groups=groups)
-    notes.append("CARN-pytorch's sample.py truncates to 8 bits (byte()) instead of rounding; srlab rounds")
+    kwargs: dict[str, Any] = dict(
+        scale=scales[0],
+        in_channels=chans,
+        num_feat=num_feat,
+        num_block=nblocks,
+        num_unit=nunits,
+        scales=scales,
+        rgb_mean=_mean_kwarg(m),
+        groups=groups,
+    )
+    notes.append(
+        "CARN-pytorch's sample.py truncates to 8 bits (byte()) instead of rounding; srlab rounds"
+    )
     kind = "CARN-M" if mobile else "CARN"
     sc = "/".join(f"x{s}" for s in scales)
-    return _release(raw, cls, kwargs, state, led, f"{kind} {sc} (CARN-pytorch release)", "carn_m" if mobile else "carn", notes)
+    return _release(
+        raw,
+        cls,
+        kwargs,
+        state,
+        led,
+        f"{kind} {sc} (CARN-pytorch release)",
+        "carn_m" if mobile else "carn",
+        notes,
+    )
 
 
 # --------------------------------------------------------------------------- ports
@@ -698,13 +949,22 @@ def srcnn_yjn870(raw: RawRelease) -> Release | None:
         return None
     for i in range(3):
         _conv(led, state, f"conv{i + 1}", f"body.{2 * i}")
-    scale = _scale_from_name(raw)
+    scale = scale_from_name(raw.path)
     if scale is None:
         scale = 3
-        notes.append("scale not in the file name: x3 assumed (the network itself is scale-agnostic)")
-    notes.append("yjn870/SRCNN-pytorch port: 'same' zero padding (the paper's convolutions are unpadded)")
-    kwargs = dict(scale=scale, in_channels=chans, kernel_sizes=ks, channels=(int(w1.shape[0]), int(w2.shape[0])),
-                  padding="same")
+        notes.append(
+            "scale not in the file name: x3 assumed (the network itself is scale-agnostic)"
+        )
+    notes.append(
+        "yjn870/SRCNN-pytorch port: 'same' zero padding (the paper's convolutions are unpadded)"
+    )
+    kwargs = dict(
+        scale=scale,
+        in_channels=chans,
+        kernel_sizes=ks,
+        channels=(int(w1.shape[0]), int(w2.shape[0])),
+        padding="same",
+    )
     name = f"SRCNN {'-'.join(map(str, ks))} x{scale} (yjn870/SRCNN-pytorch port)"
     return _release(raw, SRCNN, kwargs, state, led, name, "srcnn", notes)
 
@@ -713,7 +973,9 @@ def srcnn_yjn870(raw: RawRelease) -> Release | None:
 def espcn_yjn870(raw: RawRelease) -> Release | None:
     """ESPCN of the port yjn870/ESPCN-pytorch (``first_part.{0,2}``, ``last_part.0``, tanh)."""
     t = raw.tensors
-    if not ("first_part.0.weight" in t and "first_part.2.weight" in t and "last_part.0.weight" in t):
+    if not (
+        "first_part.0.weight" in t and "first_part.2.weight" in t and "last_part.0.weight" in t
+    ):
         return None
     from ..archs.espcn import ESPCN
 
@@ -723,12 +985,23 @@ def espcn_yjn870(raw: RawRelease) -> Release | None:
     r2, rem = divmod(int(w3.shape[0]), chans)
     scale = math.isqrt(r2)
     if rem or scale * scale != r2 or scale < 2:
-        raise ReleaseError(f"{raw.path}: ESPCN last layer with {int(w3.shape[0])} outputs is no sub-pixel layer for {chans} channel(s)")
+        raise ReleaseError(
+            f"{raw.path}: ESPCN last layer with {int(w3.shape[0])} outputs is no sub-pixel layer for {chans} channel(s)"
+        )
     _conv(led, state, "first_part.0", "body.0")
     _conv(led, state, "first_part.2", "body.2")
     _conv(led, state, "last_part.0", "body.4")
     kwargs = dict(scale=scale, in_channels=chans, num_feat=num_feat, activation="tanh")
-    return _release(raw, ESPCN, kwargs, state, led, f"ESPCN x{scale} (yjn870/ESPCN-pytorch port)", "espcn", notes)
+    return _release(
+        raw,
+        ESPCN,
+        kwargs,
+        state,
+        led,
+        f"ESPCN x{scale} (yjn870/ESPCN-pytorch port)",
+        "espcn",
+        notes,
+    )
 
 
 @recogniser("fsrcnn", formats=_FORMATS)
@@ -737,13 +1010,14 @@ def fsrcnn_yjn870(raw: RawRelease) -> Release | None:
 
     The port's deconvolution is ``padding=k//2, output_padding=s-1``; the release is loaded only
     where srlab's :func:`~srlab.archs.fsrcnn.deconv_padding` places it the same way (the scale,
-    which the weights do not fix, comes from the file name)."""
+    which the weights do not fix, comes from the file name).
+    """
     t = raw.tensors
     if not ("first_part.0.weight" in t and "mid_part.0.weight" in t and "last_part.weight" in t):
         return None
     from ..archs.fsrcnn import FSRCNN, deconv_padding
 
-    scale = _scale_from_name(raw)
+    scale = scale_from_name(raw.path)
     if scale is None:
         raise ReleaseError(
             f"{raw.path}: a yjn870/FSRCNN-pytorch release, whose scale is not in its weights: "
@@ -775,14 +1049,31 @@ def fsrcnn_yjn870(raw: RawRelease) -> Release | None:
     dw = led.take("last_part.weight")
     state["deconv.weight"] = dw
     state["deconv.bias"] = led.take("last_part.bias", (int(dw.shape[1]),))
-    kwargs = dict(scale=scale, in_channels=chans, d=d, s=s, m=len(convs) - 2, deconv_kernel=int(dw.shape[-1]))
-    return _release(raw, FSRCNN, kwargs, state, led, f"FSRCNN d{d} s{s} m{len(convs) - 2} x{scale} (yjn870/FSRCNN-pytorch port)", "fsrcnn", notes)
+    kwargs = dict(
+        scale=scale,
+        in_channels=chans,
+        num_feat=d,
+        num_shrink_ch=s,
+        num_map_layer=len(convs) - 2,
+        deconv_kernel=int(dw.shape[-1]),
+    )
+    return _release(
+        raw,
+        FSRCNN,
+        kwargs,
+        state,
+        led,
+        f"FSRCNN d{d} s{s} m{len(convs) - 2} x{scale} (yjn870/FSRCNN-pytorch port)",
+        "fsrcnn",
+        notes,
+    )
 
 
 @recogniser("vdsr", formats=_FORMATS)
 def vdsr_twtygqyy(raw: RawRelease) -> Release | None:
     """VDSR of the port twtygqyy/pytorch-vdsr (``input``, ``residual_layer.N.conv``, ``output``;
-    no biases)."""
+    no biases).
+    """
     t = raw.tensors
     if not ("input.weight" in t and "residual_layer.0.conv.weight" in t and "output.weight" in t):
         return None
@@ -797,8 +1088,10 @@ def vdsr_twtygqyy(raw: RawRelease) -> Release | None:
         _conv(led, state, f"residual_layer.{i}.conv", f"body.{2 * i + 2}", bias=False)
     _conv(led, state, "output", f"body.{2 * n + 2}", bias=False)
     notes.append("twtygqyy/pytorch-vdsr port has no biases: srlab's are set to 0")
-    kwargs = dict(scale=2, in_channels=chans, num_feat=num_feat, num_layers=n + 2, scales=[2, 3, 4])
-    return _release(raw, VDSR, kwargs, state, led, f"VDSR D{n + 2} (twtygqyy/pytorch-vdsr port)", "vdsr", notes)
+    kwargs = dict(scale=2, in_channels=chans, num_feat=num_feat, num_layer=n + 2, scales=[2, 3, 4])
+    return _release(
+        raw, VDSR, kwargs, state, led, f"VDSR D{n + 2} (twtygqyy/pytorch-vdsr port)", "vdsr", notes
+    )
 
 
 @recogniser("drrn", formats=_FORMATS)
@@ -826,11 +1119,16 @@ def drrn_jt827859032(raw: RawRelease) -> Release | None:
 @recogniser("lapsrn", formats=_FORMATS)
 def lapsrn_twtygqyy(raw: RawRelease) -> Release | None:
     """LapSRN port twtygqyy/pytorch-LapSRN (``conv_input``, ``convt_F1.0.cov_block``,
-    ``convt_I1``, ``convt_R1``): recognised only to say why it is not loaded."""
+    ``convt_I1``, ``convt_R1``): recognised only to say why it is not loaded.
+    """
     t = raw.tensors
-    if not ("conv_input.weight" in t and "convt_I1.weight" in t and "convt_F1.0.cov_block.0.weight" in t):
+    if not (
+        "conv_input.weight" in t and "convt_I1.weight" in t and "convt_F1.0.cov_block.0.weight" in t
+    ):
         return None
-    kernels = sorted({tuple(v.shape[-2:]) for k, v in t.items() if k.startswith("convt_F1.") and v.dim() == 4})
+    kernels = sorted(
+        {tuple(v.shape[-2:]) for k, v in t.items() if k.startswith("convt_F1.") and v.dim() == 4}
+    )
     raise ReleaseError(
         f"{raw.path}: a twtygqyy/pytorch-LapSRN release; its feature upsampler is a 4x4 transposed "
         f"convolution (the paper's text; kernels here {kernels}) where srlab's LapSRN has the official "

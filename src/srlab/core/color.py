@@ -15,14 +15,17 @@ from torch import Tensor
 __all__ = ["rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y"]
 
 # Rows: Y, Cb, Cr. Coefficients of MATLAB rgb2ycbcr for inputs in [0, 1], divided by 255.
-_RGB2YCBCR = torch.tensor(
-    [
-        [65.481, 128.553, 24.966],
-        [-37.797, -74.203, 112.0],
-        [112.0, -93.786, -18.214],
-    ],
-    dtype=torch.float64,
-) / 255.0
+_RGB2YCBCR = (
+    torch.tensor(
+        [
+            [65.481, 128.553, 24.966],
+            [-37.797, -74.203, 112.0],
+            [112.0, -93.786, -18.214],
+        ],
+        dtype=torch.float64,
+    )
+    / 255.0
+)
 _YCBCR_OFFSET = torch.tensor([16.0, 128.0, 128.0], dtype=torch.float64) / 255.0
 _YCBCR2RGB = torch.linalg.inv(_RGB2YCBCR)
 
@@ -30,16 +33,24 @@ _YCBCR2RGB = torch.linalg.inv(_RGB2YCBCR)
 # ycbcr_to_rgb as one affine map: M^-1 (x - off) = M^-1 x - M^-1 off
 _YCBCR2RGB_BIAS = -(_YCBCR2RGB @ _YCBCR_OFFSET)
 _RGB2Y, _Y_OFFSET = _RGB2YCBCR[:1].clone(), _YCBCR_OFFSET[:1].clone()
-_cache: dict[tuple, tuple[Tensor, Tensor]] = {}
+_cache: dict[tuple[int, torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}
 
 
 def _affine(x: Tensor, m: Tensor, bias: Tensor) -> Tensor:
-    """``m @ x + bias`` over the channel axis of ``(..., 3, H, W)``, as a 1x1 convolution
-    (about 3x faster than ``einsum`` on CPU batches; the coefficients are cast once per
-    device and dtype)."""
+    """``m @ x + bias`` over the channel axis of ``(..., 3, H, W)``, as a 1x1 convolution.
+
+    About 3x faster than ``einsum`` on CPU batches; the coefficients are cast once per device
+    and dtype.
+    """
     key = (id(m), x.device, x.dtype)
     if key not in _cache:
-        _cache[key] = (m.to(x.device, x.dtype)[:, :, None, None].contiguous(), bias.to(x.device, x.dtype))
+        # normal tensors even when the first call runs under torch.inference_mode(): an
+        # inference tensor could not take part in a later autograd-tracked call
+        with torch.inference_mode(False):
+            _cache[key] = (
+                m.to(x.device, x.dtype)[:, :, None, None].contiguous(),
+                bias.to(x.device, x.dtype),
+            )
     w, b = _cache[key]
     lead, (h, wd) = x.shape[:-3], x.shape[-2:]
     out = F.conv2d(x.reshape(-1, 3, h, wd), w, b)
