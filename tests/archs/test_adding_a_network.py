@@ -16,15 +16,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
 import srlab
 import srlab.archs
 from srlab.cli.common import CONF_DIR
 from srlab.utils import network_classes
+from tests.helpers import REPO, compose
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "adding-a-network.md"
+DOC = REPO / "docs" / "adding-a-network.md"
 ARCH = "src/srlab/archs/tinysr.py"
 YAML = "src/srlab/conf/model/net/tinysr.yaml"
 TEST = "tests/archs/test_tinysr.py"
@@ -57,23 +56,6 @@ def tinysr(tmp_path, monkeypatch):
     monkeypatch.setattr(srlab.archs, "__path__", [*srlab.archs.__path__, str(arch_dir)])
     yield conf
     sys.modules.pop("srlab.archs.tinysr", None)
-
-
-def compose_train(conf: Path, out: Path, overrides: list[str]):
-    """``srlab-train <overrides>`` as composed with the page's config folder on the search path."""
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
-            return compose(
-                "train",
-                overrides=[
-                    f"hydra.searchpath=[file://{conf}]",
-                    f"paths.output_dir={out}",
-                    *overrides,
-                ],
-            )
-    finally:
-        GlobalHydra.instance().clear()
 
 
 def test_the_page_shows_the_network_its_config_and_its_tests():
@@ -110,10 +92,9 @@ def test_train_checkpoint_reload_zoo_macs_and_export(tinysr, tmp_path):
     from srlab.macs import count_module
 
     out = tmp_path / "run"
-    cfg = compose_train(
-        tinysr,
-        out,
+    cfg = compose(  # with the page's config folder on Hydra's search path
         [
+            f"hydra.searchpath=[file://{tinysr}]",
             "model/net=tinysr",
             "data.scale=2",
             "logger=none",
@@ -125,6 +106,7 @@ def test_train_checkpoint_reload_zoo_macs_and_export(tinysr, tmp_path):
             "trainer.enable_progress_bar=false",
             "trainer.enable_model_summary=false",
         ],
+        output_dir=out,
     )
     assert cfg.model.net._target_ == "srlab.archs.TinySR"
     metrics, objects = train(cfg)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
+import pytest
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers.logger import Logger
@@ -30,16 +29,12 @@ class _Recorder(Logger):
 
 
 class _Tiny(pl.LightningModule):
-    def __init__(self, val_sleep: float = 0.0) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 3, 3, padding=1)
-        self.val_sleep = val_sleep
 
     def training_step(self, batch, batch_idx):
         return (self.conv(batch["hr"]) - batch["hr"]).abs().mean()
-
-    def validation_step(self, batch, batch_idx):
-        time.sleep(self.val_sleep)
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.01)
@@ -50,7 +45,7 @@ def _loader(n: int):
     return torch.utils.data.DataLoader(data, batch_size=B)
 
 
-def _fit(callback, loggers, steps=6, every=2, val_sleep=0.0, val_every=None):
+def _fit(callback, loggers, steps=6, every=2, module=None):
     trainer = pl.Trainer(
         max_steps=steps,
         log_every_n_steps=every,
@@ -60,26 +55,10 @@ def _fit(callback, loggers, steps=6, every=2, val_sleep=0.0, val_every=None):
         enable_model_summary=False,
         enable_checkpointing=False,
         num_sanity_val_steps=0,
-        limit_val_batches=1 if val_every else 0,
-        val_check_interval=val_every,
+        limit_val_batches=0,
         accelerator="cpu",
     )
-    trainer.fit(_Tiny(val_sleep), _loader(steps), _loader(1) if val_every else None)
-
-
-def test_logs_rates_every_log_step_and_reads_the_clock_only_then(monkeypatch):
-    reads = []
-    real = time.perf_counter
-    monkeypatch.setattr(throughput_module.time, "perf_counter", lambda: reads.append(1) or real())
-    rec = _Recorder()
-    _fit(TrainingThroughput(), [rec], steps=6, every=2)
-    logged = [(s, m) for s, m in rec.logged if "train/samples_per_sec" in m]
-    assert [s for s, _ in logged] == [2, 4, 6]
-    for _, m in logged:
-        assert m["train/samples_per_sec"] > 0
-        assert abs(m["train/hr_mpix_per_sec"] - m["train/samples_per_sec"] * H * W / 1e6) < 1e-9
-        assert abs(m["train/samples_per_sec"] - B * m["train/steps_per_sec"]) < 1e-6
-    assert len(reads) == 1 + 2 * len(logged)  # the start, then two reads per log step only
+    trainer.fit(module or _Tiny(), _loader(steps))
 
 
 class _Clock:
@@ -90,6 +69,26 @@ class _Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def test_logs_rates_every_log_step_and_reads_the_clock_only_then(monkeypatch):
+    clock, reads = _Clock(), []
+    monkeypatch.setattr(throughput_module.time, "perf_counter", lambda: reads.append(1) or clock())
+
+    class _Timed(_Tiny):  # each training step "takes" 10 ms
+        def training_step(self, batch, batch_idx):
+            clock.now += 0.01
+            return super().training_step(batch, batch_idx)
+
+    rec = _Recorder()
+    _fit(TrainingThroughput(), [rec], steps=6, every=2, module=_Timed())
+    logged = [(s, m) for s, m in rec.logged if "train/samples_per_sec" in m]
+    assert [s for s, _ in logged] == [2, 4, 6]
+    for _, m in logged:  # 2 steps of B samples of H x W pixels in 20 ms
+        assert m["train/steps_per_sec"] == pytest.approx(100.0)
+        assert m["train/samples_per_sec"] == pytest.approx(B * 100.0)
+        assert m["train/hr_mpix_per_sec"] == pytest.approx(B * 100.0 * H * W / 1e6)
+    assert len(reads) == 1 + 2 * len(logged)  # the start, then two reads per log step only
 
 
 def test_validation_time_is_left_out_and_no_logger_means_no_work(monkeypatch):

@@ -1,58 +1,30 @@
-"""srlab-report: PSNR against parameters or MACs, sizes from metrics.json or the checkpoint; the
-papers' numbers from the experiment configs' ``paper:`` blocks."""
+"""srlab-report: PSNR against parameters or MACs, sizes from metrics.json, the papers' numbers from
+the experiment configs' ``paper:`` blocks (or a user's config folder), a multirun's table."""
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
+import yaml
 from omegaconf import OmegaConf
 from PIL import Image
 
 from srlab.cli.common import CONF_DIR
+from srlab.cli.evaluate import evaluate
 from srlab.cli.report import main as report_main
-from srlab.errors import SRLabError
-from srlab.reporting import PaperResult, collect, load_papers, match_paper
-
-from .conftest import compose_at
-from .test_evaluate_dashboards import ESPCN_X3_MACS, ESPCN_X3_PARAMS, write_tiny_checkpoint
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _metrics(path, network=None, size=None, psnr=30.0, checkpoint="", scale=3, set_name="Set5"):
-    res = {
-        "protocol": {"degradation": "bicubic-matlab", "scale": scale},
-        "sets": {
-            set_name: {
-                "set": set_name,
-                "scale": scale,
-                "model": {"psnr": psnr, "ssim": 0.9},
-                "bicubic": {"psnr": 28.0, "ssim": 0.8},
-            }
-        },
-        "checkpoint": str(checkpoint),
-    }
-    if network:
-        res["network"] = network
-    if size:
-        res["model_size"] = size
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "metrics.json").write_text(json.dumps(res))
+from srlab.reporting import collect, load_papers, match_paper
+from tests.helpers import compose, run_cli, tiny_x2_overrides, write_metrics_json
 
 
 def test_report_plots_psnr_against_macs_recorded_by_srlab_eval(tmp_path, capsys):
     # two networks whose order differs by params and by MACs: the two plots must differ
-    _metrics(
+    write_metrics_json(
         tmp_path / "runs" / "a",
         "ESPCN",
         {"params": 22_729, "macs_720p_hr": {"x3": 2_316_697_600}},
         33.0,
     )
-    _metrics(
+    write_metrics_json(
         tmp_path / "runs" / "b",
         "SRCNN",
         {"params": 8_129, "macs_720p_hr": {"x3": 7_460_262_912}},
@@ -75,16 +47,10 @@ def test_report_plots_psnr_against_macs_recorded_by_srlab_eval(tmp_path, capsys)
     assert "wrote" in capsys.readouterr().out
 
 
-def test_report_counts_params_and_macs_from_the_checkpoint_of_older_metrics(tmp_path):
-    ckpt = write_tiny_checkpoint(tmp_path / "tiny.ckpt")
-    _metrics(tmp_path / "old", checkpoint=ckpt)  # no network / model_size recorded
-    (row,) = collect([tmp_path / "old"])
-    assert (row["network"], row["params"], row["macs"]) == ("ESPCN", ESPCN_X3_PARAMS, ESPCN_X3_MACS)
-    assert row["paper"] is None  # a checkpoint outside a training run: no run config
-
-
 def test_report_x_axis_is_params_or_macs(tmp_path, capsys):
-    _metrics(tmp_path / "r", "ESPCN", {"params": 22_729})  # no MACs recorded, no checkpoint
+    write_metrics_json(
+        tmp_path / "r", "ESPCN", {"params": 22_729}
+    )  # no MACs recorded, no checkpoint
     with pytest.raises(SystemExit):
         report_main([str(tmp_path / "r"), "--out", str(tmp_path / "o"), "--x", "flops"])
     assert "invalid choice" in capsys.readouterr().err
@@ -95,61 +61,19 @@ def test_report_x_axis_is_params_or_macs(tmp_path, capsys):
     assert "| ESPCN | x3 | 22.7K | ? | Set5 |" in (tmp_path / "o" / "report.md").read_text()
 
 
-def test_every_paper_experiment_config_has_a_valid_paper_block():
-    papers = load_papers([CONF_DIR])
-    experiments = {p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml")}
-    # an experiment that reproduces a paper carries its numbers; the demo reproduces none
-    missing = sorted(experiments - {"demo"} - set(papers))
-    assert not missing, f"experiment configs without a paper: block: {missing}"
-    assert papers["espcn_x3"].at("Set5", 3) == 33.13 and papers["espcn_x3"].at("set14", 3) == 29.49
-    vdsr = papers["vdsr_x234"]  # one model, three scales
-    assert [vdsr.at("Set5", s) for s in (2, 3, 4)] == [37.53, 33.66, 31.35] and vdsr.at(
-        "Set14", 4
-    ) == 28.01
-    lap = papers["ms_lapsrn_x248"]
-    assert (
-        not lap.is_verified("Set5", 2) and lap.is_verified("Set14", 2) and lap.at("Set5", 8) is None
-    )
-    assert papers["esrgan_x4"].psnr == {} and "perceptual index" in papers["esrgan_x4"].note
-    for p in papers.values():
-        assert re.search(r"\b(19|20)\d\d\b", p.source), p  # every block names its paper and year
-
-
-def test_the_reproduction_table_agrees_with_the_paper_blocks():
-    """experiments/README.md copies the blocks for readers: every number of a block is in the row
-    that names its experiment, and that row has no other number."""
-    rows = {}
-    for line in (REPO / "experiments" / "README.md").read_text().splitlines():
-        m = re.match(
-            r"\| [^|`]*`([a-z0-9_]+)`[^|]*\| [^|]* \| ([^|]*) \|", line
-        )  # the first `name`
-        if m:
-            rows[m.group(1)] = m.group(2)
-    for name, paper in load_papers([CONF_DIR]).items():
-        assert name in rows, f"experiments/README.md has no row naming `{name}`"
-        in_note = {
-            float(v) for v in re.findall(r"\d+\.\d\d", paper.note or "")
-        }  # LapSRN: re-evaluated
-        nums = [float(v) for v in re.findall(r"\d+\.\d\d", rows[name]) if float(v) not in in_note]
-        published = [
-            v for set_name in ("Set5", "Set14") for v in paper.psnr.get(set_name, {}).values()
-        ]
-        assert sorted(nums) == sorted(published), (name, rows[name])
-
-
 def test_a_run_reports_the_paper_block_of_its_own_experiment(tmp_path):
     # an EDSR-baseline x2 run: its own block (37.99), not EDSR's (edsr_x2, 38.11), which a bare
     # EDSR result falls back to
     run = tmp_path / "outputs" / "edsr_baseline_x2" / "2026-11-30_07-00-00"
-    cfg = compose_at(run, ["experiment=edsr_baseline_x2"])
+    cfg = compose(["experiment=edsr_baseline_x2"], output_dir=run)
     (run / ".hydra").mkdir(parents=True)
     OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
     (run / ".hydra" / "hydra.yaml").write_text(
         "hydra:\n  runtime:\n    choices:\n      experiment: edsr_baseline_x2\n"
     )
     size = {"params": 1_370_000, "macs_720p_hr": {"x2": 316_000_000_000}}
-    _metrics(run / "eval", "EDSR", size, 37.5, run / "checkpoints" / "best.ckpt", scale=2)
-    _metrics(tmp_path / "outputs" / "bare", "EDSR", size, 37.4, scale=2)
+    write_metrics_json(run / "eval", "EDSR", size, 37.5, run / "checkpoints" / "best.ckpt", scale=2)
+    write_metrics_json(tmp_path / "outputs" / "bare", "EDSR", size, 37.4, scale=2)
     rows = {r["psnr"]: r for r in collect([tmp_path / "outputs"])}
     papers = load_papers([CONF_DIR])
     own = match_paper(rows[37.5], papers)
@@ -176,7 +100,7 @@ def test_a_users_config_folder_adds_and_replaces_paper_blocks(tmp_path, capsys):
         '  source: "Me et al. 2026 (ESPCN retrained)"\n'
         "  psnr: {Set5: {x3: 32.5}, B100: {x3: 28.5}}\n"
     )
-    _metrics(tmp_path / "r", "ESPCN", {"params": 22_729}, 28.0, set_name="B100")
+    write_metrics_json(tmp_path / "r", "ESPCN", {"params": 22_729}, 28.0, set_name="B100")
     report_main(
         [
             str(tmp_path / "r"),
@@ -219,22 +143,49 @@ def test_a_users_config_folder_adds_and_replaces_paper_blocks(tmp_path, capsys):
     assert e.value.code == 2 and "config folder not found" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "block, message",
-    [
-        ({"psnr": {"Set5": {"x2": 30.0}}}, "paper.source must name the paper"),
-        ({"source": "A 2020", "psnr": {"Set5": 30.0}}, "paper.psnr.Set5 must map scales to dB"),
-        (
-            {"source": "A 2020", "psnr": {"Set5": {"x2": "high"}}},
-            "paper.psnr.Set5.x2 must be a scale",
-        ),
-        (
-            {"source": "A 2020", "psnr": {"Set5": {"x2": 30.0}}, "unverified": ["Set5/x3"]},
-            "'Set5/x3', which is not",
-        ),
-        ({"source": "A 2020", "table": 3}, "unknown keys ['table']"),
-    ],
-)
-def test_malformed_paper_blocks_are_one_sentence(block, message):
-    with pytest.raises(SRLabError, match=re.escape(message)):
-        PaperResult.from_block("x", block, "x.yaml")
+@pytest.mark.slow  # one srlab-train multirun of three tiny runs + three evaluations: ~40 s
+def test_multirun_of_three_networks_gives_one_table_and_plot(tmp_path, image_folder, capsys):
+    train_dir = image_folder("hr", sizes=((48, 60), (51, 45)))
+    val_dir = image_folder("val", sizes=((36, 48),))
+    sweep = tmp_path / "multirun"
+    # paper widths (small nets), 2 steps each
+    overrides = [
+        o for o in tiny_x2_overrides(train_dir, val_dir, epochs=1, samples=8) if "num_feat" not in o
+    ]
+    res = run_cli(
+        "srlab-train",
+        "-m",
+        "model/net=espcn,srcnn,fsrcnn",
+        *overrides,
+        "data.scale=3",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    for job in ("0", "1", "2"):
+        ckpt = sweep / job / "checkpoints" / "last.ckpt"
+        assert ckpt.exists(), job
+        hparams = yaml.safe_load(
+            next((sweep / job / "csv").rglob("hparams.yaml")).read_text()
+        )  # logged with the config
+        assert "params" in hparams["model_size"] and hparams["protocol"].startswith(
+            "bicubic-matlab x3,"
+        )
+        evaluate(
+            compose(
+                [f"ckpt_path={ckpt}", f"test_sets.photos={val_dir}", "save_images=false"],
+                config_name="eval",
+                output_dir=sweep / job / "eval",
+            )
+        )
+    out = tmp_path / "report"
+    report_main([str(sweep), "--out", str(out)])
+    md = (out / "report.md").read_text().splitlines()
+    rows = [ln for ln in md if ln.startswith("| ") and "x3" in ln]
+    assert len(rows) == 3, md
+    assert {r.split("|")[1].strip() for r in rows} == {"ESPCN", "SRCNN", "FSRCNN"}
+    assert any(
+        "33.13 / 29.49" in r for r in rows if "ESPCN" in r
+    )  # the paper's numbers beside ours
+    png = Image.open(out / "report.png")
+    assert png.size[0] > 300 and png.getextrema() != ((255, 255),) * 3
+    assert "wrote" in capsys.readouterr().out

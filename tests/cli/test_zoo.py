@@ -8,8 +8,7 @@ import pytest
 
 from srlab.cli.common import CONF_DIR
 from srlab.cli.zoo import main, zoo, zoo_markdown
-
-from .conftest import run_cli
+from tests.helpers import run_cli
 
 MINE = ["vdsr", "fsrcnn", "fsrcnn_s", "edsr_baseline", "edsr", "mdsr", "carn", "carn_m"]
 
@@ -58,7 +57,8 @@ def test_broken_and_partial_configs_are_rows_not_crashes(tmp_path, capsys):
     shutil.copy(Path(CONF_DIR) / "model" / "net" / "fsrcnn_s.yaml", net_dir / "fsrcnn_s.yaml")
     (net_dir / "broken.yaml").write_text("_target_: srlab.archs.NoSuchNet\nscale: ${data.scale}\n")
     (net_dir / "mdsr24.yaml").write_text(
-        "_target_: srlab.archs.MDSR\nscale: ${data.scale}\nscales: [2, 4]\nnum_block: 1\nnum_feat: 8\n"
+        "_target_: srlab.archs.MDSR\nscale: ${data.scale}\nscales: [2, 4]\n"
+        "num_block: 1\nnum_feat: 8\n"
     )
     t = zoo(tmp_path)
     assert list(t) == ["broken", "fsrcnn_s", "mdsr24"]

@@ -17,7 +17,7 @@ from srlab.data.sources import (
     Waterloo,
 )
 from srlab.errors import SRLabError
-from tests.conftest import make_photo
+from tests.helpers import make_photo
 
 
 def test_names_lists_and_mappings():

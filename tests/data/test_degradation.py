@@ -1,4 +1,5 @@
-"""Degradation model D(I; sigma): each step, order rules, seeding, params, and the datamodule hook."""
+"""Degradation model D(I; sigma): each step, order rules, seeding, params, and the datamodule
+hook."""
 
 import math
 
@@ -17,7 +18,7 @@ from srlab.data import (
 from srlab.data.datasets import DegradedPatchDataset
 from srlab.data.sources import ImageRecord
 from srlab.errors import SRLabError
-from tests.conftest import make_photo
+from tests.helpers import make_photo
 
 
 def _hr(h=48, w=60, seed=0):
@@ -75,7 +76,7 @@ def test_random_ranges_reproducible_from_seed_and_logged():
     hr = _hr()
     a, pa = d(hr, 2, index=3)
     b, pb = d(hr, 2, index=3)
-    c, pc = d(hr, 2, index=4)
+    _c, pc = d(hr, 2, index=4)
     assert torch.equal(a, b) and pa == pb and pa["seed"] == 10
     assert pa != pc
     (blur_p,), (noise_p,), (jpeg_p,) = (list(pa["steps"][k].values()) for k in (0, 2, 3))
@@ -152,32 +153,3 @@ def test_datamodule_on_the_fly_degradation_from_config(image_folder):
         SRDataModule(
             2, train_dir=str(root), patch_size=30, degradation={"steps": [{"bicubic": {}}]}
         ).setup("fit")
-
-
-def test_degrade_preview_writes_one_labelled_png(tmp_path):
-    from PIL import Image
-
-    from srlab.cli.degrade_preview import run
-    from srlab.data.degradation_preview import PRESETS
-
-    (tmp_path / "d.yaml").write_text(
-        "plain: {steps: [{bicubic: {}}]}\nnoisy: {seed: 3, steps: [{noise: {sigma: [5, 9]}}]}\n"
-    )
-    Image.fromarray(make_photo(50, 60)).save(tmp_path / "hr.png")
-    out = run(
-        [
-            "--image",
-            str(tmp_path / "hr.png"),
-            "--config",
-            str(tmp_path / "d.yaml"),
-            "--scale",
-            "2",
-            "--crop",
-            "40",
-            "--out",
-            str(tmp_path / "p.png"),
-        ]
-    )
-    img = Image.open(out)
-    assert img.size == (3 * (40 + 6) + 6, 40 + 60 + 2 * 6)  # HR crop + 2 LR tiles, one row
-    assert len(PRESETS) >= 5

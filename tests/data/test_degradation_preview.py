@@ -7,7 +7,7 @@ import torch
 from srlab.data.degradation import Degradation
 from srlab.data.degradation_preview import PRESETS, degradation_preview, describe
 from srlab.errors import SRLabError
-from tests.conftest import make_photo
+from tests.helpers import make_photo
 
 
 def test_describe_names_each_step_with_its_drawn_values():

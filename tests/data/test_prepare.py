@@ -21,7 +21,7 @@ from srlab.data import (
 from srlab.data import prepare as prep
 from srlab.data.prepare import prepare_subimages, subimage_positions
 from srlab.errors import SRLabError
-from tests.conftest import make_photo
+from tests.helpers import make_photo
 
 
 def test_subimage_positions_cover_the_image():
@@ -121,7 +121,7 @@ def test_prepared_patches_dataset_and_datamodule(folder, tmp_path, capsys):
     with pytest.raises(SRLabError, match="not x4"):
         PreparedPatches(out, 4, 8)
     with (
-        pytest.raises(SRLabError, match="no prepared image .* large enough"),
+        pytest.raises(SRLabError, match=r"no prepared image .* large enough"),
         pytest.warns(
             UserWarning, match=r"a\.png \(32x32 sub-images\) is smaller than the HR patch 40"
         ),

@@ -6,7 +6,8 @@ crop_border, input_order="HWC", convert_to="y")`` for RGB photos, ``input_order=
 grey ``camera``), run from the fetched repository in /tmp with numpy 2.4 / scipy 1.17 / torch 2.14:
 
     # /tmp/bsr/basicsr/{metrics,utils}/: niqe.py, metric_util.py, niqe_pris_params.npz,
-    # matlab_functions.py, color_util.py, registry.py from `git --git-dir=<BasicSR> show HEAD:<path>`
+    # matlab_functions.py, color_util.py, registry.py from
+    # `git --git-dir=<BasicSR> show HEAD:<path>`
     # (empty basicsr/__init__.py and metrics/__init__.py; utils/__init__.py imports color_util),
     # then with a venv holding numpy, scipy, torch, opencv-python-headless, scikit-image:
     cd /tmp/bsr && python -c "

@@ -4,13 +4,14 @@ import pytest
 import torch
 
 import srlab
-from srlab.archs import SRResNet
+from srlab.archs import VDSR, SRResNet
 from srlab.errors import SRLabError
 from srlab.models import interpolate_checkpoints, interpolate_state_dicts, load_model
 from srlab.models.checkpoint import read_checkpoint
+from tests.helpers import write_checkpoint
 
 
-def _pair():
+def _state_dicts():
     g = torch.Generator().manual_seed(0)
     a = {
         "w": torch.randn(4, 3, generator=g),
@@ -27,7 +28,7 @@ def _pair():
 
 @pytest.mark.parametrize("alpha", [0.2, 0.5, 0.8])
 def test_blend_is_the_weighted_sum_in_the_psnr_dtypes(alpha):
-    a, b = _pair()
+    a, b = _state_dicts()
     out = interpolate_state_dicts(a, b, alpha)
     assert list(out) == list(a)
     torch.testing.assert_close(out["w"], (1 - alpha) * a["w"] + alpha * b["w"])
@@ -40,7 +41,7 @@ def test_blend_is_the_weighted_sum_in_the_psnr_dtypes(alpha):
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
 def test_ends_are_exact_copies_not_views(alpha):
-    a, b = _pair()
+    a, b = _state_dicts()
     out = interpolate_state_dicts(a, b, alpha)
     src = b if alpha == 1.0 else a
     for k in src:
@@ -48,7 +49,7 @@ def test_ends_are_exact_copies_not_views(alpha):
 
 
 def test_bad_alpha_names_and_shapes_are_refused():
-    a, b = _pair()
+    a, b = _state_dicts()
     for alpha in (-0.1, 1.5):
         with pytest.raises(SRLabError, match=r"alpha must be in \[0, 1\]"):
             interpolate_state_dicts(a, b, alpha)
@@ -63,21 +64,17 @@ def test_bad_alpha_names_and_shapes_are_refused():
 
 
 def _ckpt(path, net, spec, disc=True):
-    torch.save(
-        {
-            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}
-            | {"discriminator.w": torch.ones(1)},
-            "srlab": {
-                "net": spec,
-                "scale": 2,
-                "in_channels": 3,
-                **({"disc": {"_target_": "D"}} if disc else {}),
-            },
-            "hyper_parameters": {"crop_border": 2, "metric_y_channel": False, "lr": 1e-4},
-        },
+    """A checkpoint of an x2 generator; ``disc``: of a GAN stage (a discriminator's description)."""
+    return write_checkpoint(
         path,
+        net,
+        spec,
+        extra_state={"discriminator.w": torch.ones(1)},
+        hyper_parameters={"crop_border": 2, "metric_y_channel": False, "lr": 1e-4},
+        scale=2,
+        in_channels=3,
+        **({"disc": {"_target_": "D"}} if disc else {}),
     )
-    return path
 
 
 def test_interpolate_checkpoints_gives_a_generator_only_checkpoint(tmp_path):
@@ -112,3 +109,58 @@ def test_interpolate_checkpoints_gives_a_generator_only_checkpoint(tmp_path):
 def test_public_api_exports_them():
     assert srlab.interpolate_checkpoints is interpolate_checkpoints
     assert srlab.interpolate_state_dicts is interpolate_state_dicts
+
+
+def _generator_checkpoint(path, net, spec):
+    """A generator checkpoint as srlab-train writes one (what load_model reads)."""
+    return write_checkpoint(
+        path,
+        net,
+        spec,
+        hyper_parameters={"crop_border": None, "metric_y_channel": True},
+        scale=int(net.scale),
+        in_channels=net.in_channels,
+    )
+
+
+def test_an_old_checkpoint_and_a_new_one_hold_the_same_network(tmp_path):
+    torch.manual_seed(0)
+    a, b = VDSR(scale=2, num_feat=4, num_layer=3), VDSR(scale=2, num_feat=4, num_layer=3)
+    old = {"_target_": "srlab.archs.VDSR", "scale": 2, "num_feat": 4, "num_layers": 3}
+    new = {"_target_": "srlab.archs.vdsr.VDSR", "scale": 2, "num_feat": 4, "num_layer": 3}
+    pa, pb = (
+        _generator_checkpoint(tmp_path / "a.ckpt", a, old),
+        _generator_checkpoint(tmp_path / "b.ckpt", b, new),
+    )
+    out = tmp_path / "blend.ckpt"
+    ckpt = interpolate_checkpoints(pa, pb, 0.5, out=out)
+    assert ckpt["srlab"]["net"] == new  # today's argument names
+    w = "body.0.weight"
+    torch.testing.assert_close(
+        ckpt["state_dict"][f"net.{w}"], 0.5 * a.state_dict()[w] + 0.5 * b.state_dict()[w]
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ckpt", "b.ckpt", "blend.ckpt"]
+    model = load_model(out)
+    torch.testing.assert_close(model.net.state_dict()[w], ckpt["state_dict"][f"net.{w}"])
+    # the other way round, and an argument left at its default against one given explicitly
+    interpolate_checkpoints(pb, pa, 0.5)
+    default = {"_target_": "srlab.archs.VDSR", "scale": 2, "num_feat": 4, "num_layer": 3}
+    explicit = {**default, "in_channels": 1}
+    interpolate_checkpoints(
+        _generator_checkpoint(tmp_path / "c.ckpt", a, default),
+        _generator_checkpoint(tmp_path / "d.ckpt", b, explicit),
+        0.5,
+    )
+
+
+def test_different_networks_are_named_by_their_differing_arguments(tmp_path, ckpt):
+    old = {"_target_": "srlab.archs.VDSR", "scale": 2, "num_feat": 4, "num_layers": 3}
+    deeper = {"_target_": "srlab.archs.VDSR", "scale": 2, "num_feat": 4, "num_layer": 4}
+    pa = _generator_checkpoint(tmp_path / "a.ckpt", VDSR(scale=2, num_feat=4, num_layer=3), old)
+    pb = _generator_checkpoint(tmp_path / "b.ckpt", VDSR(scale=2, num_feat=4, num_layer=4), deeper)
+    with pytest.raises(SRLabError, match=r"hold different networks: VDSR with num_layer 3 vs 4$"):
+        interpolate_checkpoints(pa, pb, 0.5, out=tmp_path / "x.ckpt")
+    pc = ckpt("espcn_rgb")
+    with pytest.raises(SRLabError, match=r"hold different networks: VDSR vs ESPCN$"):
+        interpolate_checkpoints(pa, pc, 0.5)
+    assert not (tmp_path / "x.ckpt").exists()

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from ..conftest import make_photo
+from tests.helpers import make_photo
 
 pytestmark = pytest.mark.slow
 

@@ -5,6 +5,8 @@ that follows Caffe's layer semantics and the authors' MATLAB test script."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -22,7 +24,7 @@ RNG = np.random.default_rng(0)
 def _blob(msg, arr, legacy=False):
     b = msg.blobs.add()
     if legacy:  # pre-2015 4-D blob header
-        n, c, h, w = (list(arr.shape) + [1, 1, 1, 1])[:4] if arr.ndim == 4 else (1, 1, 1, arr.size)
+        n, c, h, w = [*arr.shape, 1, 1, 1, 1][:4] if arr.ndim == 4 else (1, 1, 1, arr.size)
         b.num, b.channels, b.height, b.width = n, c, h, w
     else:
         b.shape.dim.extend(arr.shape)
@@ -161,7 +163,7 @@ def test_idn_every_tensor_used_and_bad_layers(tmp_path):
     n = idn_net()
     extra = n.net.layer.add(name="conv_extra", type="Convolution")
     _blob(extra, np.zeros((2, 2, 3, 3), np.float32))
-    with pytest.raises(ReleaseError, match="not part of the recognised architecture.*conv_extra"):
+    with pytest.raises(ReleaseError, match=r"not part of the recognised architecture.*conv_extra"):
         load_release(n.save(tmp_path / "extra.caffemodel"))
     n = idn_net()
     del n.net.layer[[lay.name for lay in n.net.layer].index("conv4_5")]
@@ -177,7 +179,7 @@ def test_vdsr_v1_caffemodel_legacy_blobs(tmp_path):
     net = S["NetParameter"](name="VDSR")
     chans, ws, bs = [1, 4, 4, 1], [], []
     bottom = "data"
-    for i, (a, b) in enumerate(zip(chans, chans[1:]), 1):
+    for i, (a, b) in enumerate(itertools.pairwise(chans), 1):
         lay = net.layers.add(name=f"conv{i}", type=4)
         lay.bottom.append(bottom)
         lay.top.append(f"conv{i}")
@@ -216,11 +218,11 @@ def test_bad_caffemodels(tmp_path):
     assert vdsr_caffe(read_release(good)) is None
     data = good.read_bytes()
     (tmp_path / "trunc.caffemodel").write_bytes(data[: len(data) // 3])
-    with pytest.raises(ReleaseError, match="trunc.caffemodel") as e:
+    with pytest.raises(ReleaseError, match=r"trunc\.caffemodel") as e:
         load_release(tmp_path / "trunc.caffemodel")
     assert "\n" not in str(e.value)
     (tmp_path / "junk.caffemodel").write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(ReleaseError, match="junk.caffemodel"):
+    with pytest.raises(ReleaseError, match=r"junk\.caffemodel"):
         load_release(tmp_path / "junk.caffemodel")
     (tmp_path / "empty.caffemodel").write_bytes(b"")
     with pytest.raises(ReleaseError, match="no layers"):

@@ -19,8 +19,8 @@ from srlab.models.checkpoint import load_model, load_net_weights
 from srlab.published import RECOGNISERS, Release, ReleaseError, TensorLedger, recogniser
 from srlab.published.core import load_into
 from srlab.utils import build_from_spec
+from tests.helpers import compose
 
-from ..cli.conftest import compose_at
 from .test_safety import TRAIN_TINY
 
 #: the test release's tensor names -> the srlab ESPCN's
@@ -34,7 +34,7 @@ def recognise_tiny(raw):
     ledger = TensorLedger(raw)
     w1, w3 = raw.tensors["tiny_conv1.weight"], raw.tensors["tiny_conv3.weight"]
     in_ch, num_feat = int(w1.shape[1]), int(w1.shape[0])
-    scale = int(round((w3.shape[0] / in_ch) ** 0.5))
+    scale = round((w3.shape[0] / in_ch) ** 0.5)
     spec = {
         "_target_": "srlab.archs.ESPCN",
         "scale": scale,
@@ -139,7 +139,8 @@ def test_net_forces_an_architecture_and_unknown_files_name_what_was_tried(
     path, ref = release
     assert same_output(load_model(path, net="tinytest").net, ref)
     with pytest.raises(
-        ReleaseError, match="not a recognised pytorch release: found 6 tensors .*; tried tinynever$"
+        ReleaseError,
+        match=r"not a recognised pytorch release: found 6 tensors .*; tried tinynever$",
     ):
         load_model(path, net="tinynever")
     with pytest.raises(
@@ -160,7 +161,8 @@ def test_net_forces_an_architecture_and_unknown_files_name_what_was_tried(
     torch.save(sd, tmp_path / "extra.pth")
     with pytest.raises(
         ReleaseError,
-        match=r"1 tensor\(s\) of the file are not part of the recognised architecture \(tiny_conv9.weight\)",
+        match=r"1 tensor\(s\) of the file are not part of the recognised architecture "
+        r"\(tiny_conv9\.weight\)",
     ):
         load_model(tmp_path / "extra.pth")
 
@@ -169,7 +171,7 @@ def test_net_forces_an_architecture_and_unknown_files_name_what_was_tried(
 def test_upscale_and_export_take_a_release(tiny_recogniser, release, tmp_path, capsys):
     from PIL import Image
 
-    path, ref = release
+    path, _ref = release
     img = tmp_path / "in.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (10, 12, 3), dtype=np.uint8)).save(
         img
@@ -220,16 +222,16 @@ def test_eval_takes_a_release(tiny_recogniser, release, tmp_path):
 
     from srlab.cli.evaluate import evaluate
 
-    path, ref = release
+    path, _ref = release
     folder = tmp_path / "hr"
     folder.mkdir()
     rng = np.random.default_rng(0)
     for i in range(2):
         Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-    cfg = compose_at(
-        tmp_path / "eval",
+    cfg = compose(
         [f"ckpt_path={path}", "net=tinytest", f"test_sets.photos={folder}", "save_images=false"],
         config_name="eval",
+        output_dir=tmp_path / "eval",
     )
     results = evaluate(cfg)
     assert results["network"] == "ESPCN"
@@ -247,7 +249,7 @@ def test_init_from_a_release(tiny_recogniser, release, tmp_path):
         f"init_from={path}",
         "init_from_net=tinytest",
     ]
-    model = build_module(compose_at(tmp_path / "run", overrides))
+    model = build_module(compose(overrides, output_dir=tmp_path / "run"))
     assert all(torch.equal(model.net.state_dict()[k], v) for k, v in ref.state_dict().items())
     x4 = ESPCN(
         scale=4, in_channels=1, num_feat=8
@@ -263,7 +265,7 @@ def tiny_run(tmp_path_factory):
     from srlab.cli.train import train
 
     out = tmp_path_factory.mktemp("tiny_run")
-    metrics, objects = train(compose_at(out, TRAIN_TINY))
+    _metrics, objects = train(compose(TRAIN_TINY, output_dir=out))
     return out, objects["model"]
 
 
@@ -317,8 +319,11 @@ def test_resume_of_a_normal_run_still_works(tiny_run, tmp_path):
     out, _ = tiny_run
     last = out / "checkpoints" / "last.ckpt"
     steps = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
-    metrics, objects = train(
-        compose_at(tmp_path / "resumed", [*TRAIN_TINY, "trainer.max_epochs=2", f"ckpt_path={last}"])
+    _metrics, objects = train(
+        compose(
+            [*TRAIN_TINY, "trainer.max_epochs=2", f"ckpt_path={last}"],
+            output_dir=tmp_path / "resumed",
+        )
     )
     assert objects["trainer"].global_step == 2 * steps and objects["trainer"].current_epoch == 2
 

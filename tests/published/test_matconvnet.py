@@ -5,6 +5,8 @@ independent forward that follows MatConvNet's layer semantics on the file's raw 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -18,7 +20,7 @@ from srlab.published.matconvnet import lapsrn_matconvnet, mslapsrn_matconvnet  #
 RNG = np.random.default_rng(0)
 
 
-# ----------------------------------------------------------------------------- writing MATLAB structs
+# ------------------------------------------------------------------------- writing MATLAB structs
 
 
 def _cell(items):
@@ -265,7 +267,7 @@ def test_lapsrn_every_tensor_used_once_and_extra_or_missing_refused(tmp_path):
     extra = {"level2_conv9_f_copy": np.zeros((3, 3), np.float32)}
     with pytest.raises(ReleaseError, match="not part of the recognised architecture"):
         load_release(d.save(tmp_path / "extra.mat", extra=extra))
-    with pytest.raises(ReleaseError, match="level1_upconv_b.*missing"):
+    with pytest.raises(ReleaseError, match=r"level1_upconv_b.*missing"):
         load_release(d.save(tmp_path / "missing.mat", drop=("level1_upconv_b",)))
 
 
@@ -274,7 +276,7 @@ def test_lapsrn_block_options_checked(tmp_path):
     for lay in d.layers:
         if lay["name"] == "level1_upconv":
             lay["block"]["crop"] = np.array([[1.0, 0, 1, 0]])
-    with pytest.raises(ReleaseError, match="level1_upconv.*crop"):
+    with pytest.raises(ReleaseError, match=r"level1_upconv.*crop"):
         load_release(d.save(tmp_path / "crop.mat"))
     d = lapsrn_dag(1, 1)
     for lay in d.layers:
@@ -348,8 +350,8 @@ def test_wrong_architecture_returns_none(tmp_path):
 
 
 def test_srcnn_matlab_release(tmp_path):
-    """SRCNN.m layout: weights_conv1 (k1^2, n1), weights_conv2 (n1, k2^2, n2), weights_conv3 (n2, k3^2),
-    kernels reshaped column-major, imfilter correlation."""
+    """SRCNN.m layout: weights_conv1 (k1^2, n1), weights_conv2 (n1, k2^2, n2), weights_conv3
+    (n2, k3^2), kernels reshaped column-major, imfilter correlation."""
     k1, k2, k3, n1, n2 = 5, 3, 3, 4, 3
     w = {
         "weights_conv1": RNG.standard_normal((k1 * k1, n1)),
@@ -408,7 +410,7 @@ def test_vdsr_matlab_cells(tmp_path):
     chans = [1, 4, 4, 1]
     ws = [
         (RNG.standard_normal(_matlab((3, 3, a, b))) * 0.3).astype(np.float32)
-        for a, b in zip(chans, chans[1:])
+        for a, b in itertools.pairwise(chans)
     ]
     bs = [(RNG.standard_normal((b, 1)) * 0.1).astype(np.float32) for b in chans[1:]]
     scipy_io.savemat(
@@ -430,7 +432,7 @@ def test_vdsr_simplenn(tmp_path):
     """A MatConvNet SimpleNN (net.layers cell of conv/relu structs with weights {f, b})."""
     chans = [1, 3, 3, 1]
     layers, ws = [], []
-    for i, (a, b) in enumerate(zip(chans, chans[1:]), 1):
+    for i, (a, b) in enumerate(itertools.pairwise(chans), 1):
         f = (RNG.standard_normal(_matlab((3, 3, a, b))) * 0.3).astype(np.float32)
         bias = (RNG.standard_normal((1, b)) * 0.1).astype(np.float32)
         ws.append((f, bias))
@@ -475,11 +477,11 @@ def test_bad_files(tmp_path):
     good = lapsrn_dag(1, 1).save(tmp_path / "good.mat")
     data = good.read_bytes()
     (tmp_path / "trunc.mat").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ReleaseError, match="trunc.mat") as e:
+    with pytest.raises(ReleaseError, match=r"trunc\.mat") as e:
         load_release(tmp_path / "trunc.mat")
     assert "\n" not in str(e.value)
     (tmp_path / "junk.mat").write_bytes(b"not a mat file at all" * 10)
-    with pytest.raises(ReleaseError, match="junk.mat"):
+    with pytest.raises(ReleaseError, match=r"junk\.mat"):
         load_release(tmp_path / "junk.mat")
     scipy_io.savemat(str(tmp_path / "other.mat"), {"w": np.ones((3, 3), np.float32)})
     with pytest.raises(ReleaseError, match="not a recognised matconvnet release"):

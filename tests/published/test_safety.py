@@ -18,8 +18,8 @@ from srlab.errors import SRLabError
 from srlab.macs import count_net
 from srlab.models.checkpoint import load_model, load_net_weights, read_checkpoint
 from srlab.utils import build_from_spec, check_spec, network_classes
+from tests.helpers import compose, run_cli
 
-from ..cli.conftest import run_cli
 from .test_readers import RunsCommand
 
 TINY = {"_target_": "srlab.archs.ESPCN", "scale": 2, "in_channels": 1, "num_feat": 8}
@@ -114,7 +114,7 @@ def test_foreign_target_is_refused_before_its_module_is_imported(tmp_path, monke
         f"open({str(marker)!r}, 'w').close()\nclass Net: pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(SRLabError, match="'srlab_probe_mod.Net', which is not an srlab network"):
+    with pytest.raises(SRLabError, match=r"'srlab_probe_mod\.Net', which is not an srlab network"):
         build_from_spec({"_target_": "srlab_probe_mod.Net"})
     assert not marker.exists() and "srlab_probe_mod" not in sys.modules
     with pytest.raises(SRLabError):
@@ -208,6 +208,7 @@ TRAIN_TINY = [
 ]
 
 
+@pytest.mark.slow  # srlab-eval and srlab-train in three fresh processes
 def test_hydra_commands_refuse_code_carrying_pickles(tmp_path):
     """srlab-eval ckpt_path=, srlab-train init_from= and srlab-train ckpt_path= (resume), each in
     a fresh process as a user runs them."""
@@ -231,18 +232,16 @@ def test_hydra_commands_refuse_foreign_network_descriptions(tmp_path, kind):
     from srlab.cli.evaluate import evaluate
     from srlab.cli.train import train
 
-    from ..cli.conftest import compose_at
-
     path, marker, words = write_bad(tmp_path, kind)
     runs = {
         "eval": lambda: evaluate(
-            compose_at(tmp_path / "eval", [f"ckpt_path={path}"], config_name="eval")
+            compose([f"ckpt_path={path}"], config_name="eval", output_dir=tmp_path / "eval")
         ),
         "init_from": lambda: train(
-            compose_at(tmp_path / "init", [*TRAIN_TINY, f"init_from={path}"])
+            compose([*TRAIN_TINY, f"init_from={path}"], output_dir=tmp_path / "init")
         ),
         "resume": lambda: train(
-            compose_at(tmp_path / "resume", [*TRAIN_TINY, f"ckpt_path={path}"])
+            compose([*TRAIN_TINY, f"ckpt_path={path}"], output_dir=tmp_path / "resume")
         ),
     }
     for name, fn in runs.items():
@@ -268,7 +267,7 @@ def test_resume_refuses_files_that_hold_no_training_state(tmp_path):
     torch.save(srlab_checkpoint()["state_dict"], tmp_path / "bare.pth")
     for name in ("w.ckpt", "bare.pth"):
         with pytest.raises(
-            SRLabError, match="is not a training checkpoint of srlab-train .*use init_from="
+            SRLabError, match=r"is not a training checkpoint of srlab-train .*use init_from="
         ):
             safe_fit(NoFit(), None, ckpt_path=tmp_path / name)
     with pytest.raises(SRLabError, match="checkpoint not found"):

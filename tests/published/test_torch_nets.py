@@ -140,15 +140,17 @@ def test_edsr_pytorch_custom_mean_and_errors() -> None:
     x = torch.rand(1, 3, 5, 5)
     with torch.no_grad():
         close(rel.net(x), edsr_pytorch_ref(sd, x, 1, 1.0, ups))
-    with pytest.raises(ReleaseError, match="not part of the recognised architecture.*body.7.extra"):
+    with pytest.raises(
+        ReleaseError, match=r"not part of the recognised architecture.*body\.7\.extra"
+    ):
         tn.edsr_pytorch(raw({**sd, "body.7.extra": torch.zeros(3)}))
     broken = dict(sd)
     del broken["body.0.body.2.bias"]
-    with pytest.raises(ReleaseError, match="'body.0.body.2.bias' is missing"):
+    with pytest.raises(ReleaseError, match=r"'body\.0\.body\.2\.bias' is missing"):
         tn.edsr_pytorch(raw(broken))
     half = dict(sd)
     del half["add_mean.weight"]
-    with pytest.raises(ReleaseError, match="add_mean.weight are missing"):
+    with pytest.raises(ReleaseError, match=r"add_mean\.weight are missing"):
         tn.edsr_pytorch(raw(half))
     wrong = {**sd, "tail.1.weight": torch.zeros(3, 7, 3, 3)}
     with pytest.raises(ReleaseError, match="tail"):
@@ -473,7 +475,7 @@ def test_rrdbnet_refusals() -> None:
         tn.rrdbnet(raw(sd))
     sd = rename_rrdb(gen, "esrgan", 1, 2)
     del sd["RRDB_trunk.0.RDB2.conv3.weight"]
-    with pytest.raises(ReleaseError, match="RDB2.conv3.weight' is missing"):
+    with pytest.raises(ReleaseError, match=r"RDB2\.conv3\.weight' is missing"):
         tn.rrdbnet(raw(sd))
 
 
@@ -699,7 +701,7 @@ def test_drrn_port_refused() -> None:
     put(sd, "conv1", 8, 8, 3, bias=False)
     put(sd, "conv2", 8, 8, 3, bias=False)
     put(sd, "output", 1, 8, 3, bias=False)
-    with pytest.raises(ReleaseError, match="DRRN-pytorch.*relu\\(h0\\)"):
+    with pytest.raises(ReleaseError, match=r"DRRN-pytorch.*relu\(h0\)"):
         tn.drrn_jt827859032(raw(sd))
 
 
@@ -711,7 +713,7 @@ def test_lapsrn_port_refused() -> None:
     sd["convt_F1.0.cov_block.20.weight"] = torch.randn(8, 8, 4, 4)
     sd["convt_I1.weight"] = torch.randn(1, 1, 4, 4)
     put(sd, "convt_R1", 1, 8, 3, bias=False)
-    with pytest.raises(ReleaseError, match="pytorch-LapSRN.*4x4"):
+    with pytest.raises(ReleaseError, match=r"pytorch-LapSRN.*4x4"):
         tn.lapsrn_twtygqyy(raw(sd))
 
 
