@@ -1,6 +1,7 @@
 # srlab: the two commands of the README do all the set-up on a fresh clone.
 #   make demo   - create .venv if missing, install, train ESPCN x3 on the bundled photos, evaluate
 #   make test   - same set-up, then the test suite
+#   make test-fast - the suite without the tests marked slow (`pytest -m "not slow"`)
 #   make lint   - formatter check, ruff (style, docstrings), import layering, mypy, doctests
 # Reuse a venv elsewhere with VENV=/path/to/venv (it is created there if missing).
 

@@ -1,4 +1,4 @@
-"""Harness for the published-models table: srlab's PSNR/SSIM of released models and outputs.
+r"""Harness for the published-models table: srlab's PSNR/SSIM of released models and outputs.
 
 Rows come from one of three sources, all scored by the code srlab-eval runs (so the numbers
 are the ones ``srlab-eval`` prints, protocol included):
@@ -22,7 +22,7 @@ table, paper columns filled from ``PAPER`` where known, else ``not measured yet`
 Examples::
 
     python experiments/published/evaluate.py --bench-root /data/bench --bicubic --scales 2 3 4
-    python experiments/published/evaluate.py --bench-root /data/bench --sets Set5 --scales 2 3 4 \\
+    python experiments/published/evaluate.py --bench-root /data/bench --sets Set5 --scales 2 3 4 \
         --sr-dir 'RCAN/RCAN_TestCode/SR/BI/RCAN/{set}/x{scale}' --name RCAN
     python experiments/published/evaluate.py --bench-root /data/bench --release EDSR_x2.pt:2
 """
@@ -133,8 +133,10 @@ def rows_from(
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    """The README table: model, release, scale, set, srlab / paper PSNR/SSIM, authors' code,
-    difference to the paper and the command.
+    """Render ``rows`` as the README table.
+
+    Columns: model, release, scale, set, srlab / paper PSNR/SSIM, authors' code, difference to
+    the paper and the command.
     """
     out = [
         "| model | release file (repo/path) | scale | set | srlab PSNR/SSIM | paper PSNR/SSIM | "
@@ -154,15 +156,19 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             else NOT_MEASURED
         )
         out.append(
-            f"| {r['model']} | {r['release']} | x{r['scale']} | {r['set']} | {r['psnr']:.2f}/{r['ssim']:.4f} | "
-            f"{paper} | {authors} | {diff} | `{r['command']}` |"
+            f"| {r['model']} | {r['release']} | x{r['scale']} | {r['set']} | "
+            f"{r['psnr']:.2f}/{r['ssim']:.4f} | {paper} | {authors} | {diff} | `{r['command']}` |"
         )
     return "\n".join(out) + "\n"
 
 
 def write_rows(out_dir: Path, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Merge ``new`` into ``out_dir/rows.json`` (same model, scale and set: replaced) and write
-    it and ``rows.md`` atomically.
+    """Merge ``new`` into ``out_dir/rows.json`` and write it and ``rows.md`` atomically.
+
+    A row of ``new`` replaces an earlier one of the same model, scale and set.
+
+    Returns:
+        all rows, sorted as the table shows them.
     """
     from srlab.data.io import atomic_path
 

@@ -47,11 +47,14 @@ from .metrics.quality import quality_markdown
 from .models.sr_module import SRModule
 
 __all__ = [
+    "check_tile",
     "evaluate_sets",
     "match_sr_files",
     "results_markdown",
     "score_bicubic",
     "score_folders",
+    "sr_picture",
+    "sr_picture_path",
     "write_results",
 ]
 
@@ -91,16 +94,21 @@ def _images(rec: ImageRecord) -> tuple[Tensor, Tensor]:
     return to_float(rec.lr).unsqueeze(0), to_float(rec.hr).unsqueeze(0)
 
 
-def _model_sr(model: SRModule, lr: Tensor, scale: int, grey: bool, x8: bool = False) -> Tensor:
-    """The model's SR image of ``lr`` (RGB, ``(1, 3, h, w)``), clamped to [0, 1].
+def check_tile(tile: Any) -> int | None:
+    """``tile`` (LR pixels per tile side; ``None``: whole images) if it is one.
 
-    ``grey``: ``lr`` is a replicated grey image, fed by the grey-file rule (a Y network then
-    returns ``(1, 1, H, W)`` grey).
+    Raises:
+        SRLabError: ``tile`` is not a positive whole number or ``None``.
+
+    Example:
+        >>> check_tile(64), check_tile(None)
+        (64, None)
     """
-    run = model.forward_x8 if x8 else model
-    if grey:
-        return model.rules.grey_super_resolve(run, lr, scale)
-    return run(lr, scale).clamp(0, 1)
+    if tile is None:
+        return None
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
+        raise SRLabError(f"tile must be a positive number of LR pixels or null, got {tile!r}")
+    return int(tile)
 
 
 def _mean(values: list[float]) -> float:
@@ -108,8 +116,25 @@ def _mean(values: list[float]) -> float:
 
 
 def _records_at(records: Any, scale: int) -> list[ImageRecord]:
-    """A set's records for ``scale``: an image source is loaded at that scale."""
-    return records.load(scale) if hasattr(records, "load") else list(records)
+    """A set's records for ``scale``.
+
+    An image source (``.load(scale)``) is loaded at that scale, a mapping ``scale -> records``
+    (loaded already) gives that scale's, and a sequence of records is used as it is.
+    """
+    if hasattr(records, "load"):
+        return list(records.load(scale))
+    if isinstance(records, Mapping):
+        return list(records[scale])
+    return list(records)
+
+
+def sr_picture_path(out_dir: str | Path, set_key: str, name: str) -> Path:
+    """Where :func:`evaluate_sets` saves the SR picture of image ``name`` of ``set_key``.
+
+    That is ``<out_dir>/sr/<set_key>/<name>.png``, a ``/`` in ``name`` made ``_``;
+    ``set_key`` is a key of ``results["sets"]`` (``<set>/x<scale>`` for a multi-scale model).
+    """
+    return Path(out_dir) / "sr" / set_key / f"{name.replace('/', '_')}.png"
 
 
 @torch.inference_mode()
@@ -125,6 +150,7 @@ def evaluate_sets(
     self_ensemble: bool = False,
     grey_files: str = "grey",
     extra_metrics: Any = None,
+    tile: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on named sets of HR (and optional LR) images, at every scale it serves.
 
@@ -139,9 +165,11 @@ def evaluate_sets(
     pictures go to ``sr/<set>/x<scale>/``). A single-scale model keeps the plain set names.
 
     Args:
-        model: the model (e.g. from :func:`srlab.load_model`); run as it is, in eval mode.
-        sets: name -> list of :class:`ImageRecord`, or an image source (``.load(scale)``), which
-            is needed for sets with pre-made LR images at several scales.
+        model: the model (e.g. from :func:`srlab.load_model`); run as it is, in eval mode, by
+            :meth:`SRModule.eval_sr <srlab.models.sr_module.SRModule.eval_sr>`.
+        sets: name -> list of :class:`ImageRecord`, an image source (``.load(scale)``), which
+            is needed for sets with pre-made LR images at several scales, or a mapping
+            ``scale -> list of records`` loaded already.
         out_dir: where pictures go (``None``: none are written).
         crop_border: pixels shaved (``None``: the scale).
         y_channel: PSNR/SSIM on the BT.601 Y channel (papers) or on RGB.
@@ -155,12 +183,21 @@ def evaluate_sets(
             tables' rule) or ``"y"`` (on the Y of their RGB copy, RCAN/EDSR's scripts).
         extra_metrics: a :class:`srlab.metrics.quality.ImageMetrics` (NIQE, LPIPS, DISTS): per
             image ``<m>`` and ``bicubic_<m>``, per set ``model.<m>`` and ``bicubic.<m>``.
+        tile: run the model in overlapping tiles of this many LR pixels (seam-free, see
+            :mod:`srlab.core.tiling`), so that large images fit in GPU memory; the scores equal
+            the whole-image ones where the network's receptive field fits the tile context.
+            Default: the model's ``val_tile`` (``None`` for a loaded model: whole images).
 
     Returns:
         ``{"protocol": {...}, "sets": {key: {"set", "scale", "num_images", "model": {"psnr",
         "ssim"}, "bicubic": {...}, "images": [...]}}}``; an image row has ``"grey": True``
         when it was scored on grey values.
+
+    Raises:
+        SRLabError: a scale the model does not serve, a bad ``tile`` or grey rule, a missing
+            image.
     """
+    tile = check_tile(tile)
     model.eval()
     all_scales = tuple(getattr(model, "scales", None) or (model.scale,))
     scales = tuple(model.check_scale(s) for s in scales) if scales else all_scales
@@ -177,7 +214,7 @@ def evaluate_sets(
             rec = prepare_pair(rec, scale)
             grey = _is_grey(rec, protocol)
             lr, hr = (t.to(model.device) for t in _images(rec))
-            sr = _model_sr(model, lr, scale, grey)
+            sr = model.eval_sr(lr, scale, grey=grey, tile=tile)
             bic = model.rules.bicubic(lr, scale).clamp(0, 1)
             row: dict[str, Any] = {"name": rec.name}
             row["psnr"], row["ssim"] = _scores(sr, hr, border, protocol, grey)
@@ -185,7 +222,7 @@ def evaluate_sets(
             if grey:
                 row["grey"] = True
             if self_ensemble:
-                sr8 = _model_sr(model, lr, scale, grey, x8=True)
+                sr8 = model.eval_sr(lr, scale, ensemble=True, grey=grey, tile=tile)
                 row["psnr_x8"], row["ssim_x8"] = _scores(sr8, hr, border, protocol, grey)
             if extra_metrics:
                 extra_metrics.score_row(row, _rgb(sr), bic, hr, border)
@@ -200,6 +237,41 @@ def evaluate_sets(
     return results
 
 
+@torch.inference_mode()
+def sr_picture(
+    model: SRModule,
+    rec: ImageRecord,
+    scale: int,
+    y_channel: bool = True,
+    grey_files: str = "grey",
+    tile: int | None = None,
+) -> Tensor:
+    """The SR picture of one image as :func:`evaluate_sets` saves it.
+
+    The picture of ``sr/<set>/<name>.png`` (:func:`sr_picture_path`), made again: for a
+    dashboard that shows pictures of a run that saved none.
+
+    Args:
+        model: the model.
+        rec: the image (HR, and LR if the set has its own).
+        scale: the scale.
+        y_channel: the protocol's colour (with ``grey_files``, it decides whether a grey file
+            is scored, and so pictured, on its grey values).
+        grey_files: the protocol's grey-file rule (see :func:`evaluate_sets`).
+        tile: as in :func:`evaluate_sets`.
+
+    Returns:
+        ``(3, H, W)`` RGB in [0, 1] on the CPU, or ``(1, H, W)`` grey for a grey file.
+    """
+    model.eval()
+    protocol = _protocol((scale,), None, y_channel, grey_files)
+    rec = prepare_pair(rec, scale)
+    grey = _is_grey(rec, protocol)
+    lr, _ = _images(rec)
+    sr = model.eval_sr(lr.to(model.device), scale, grey=grey, tile=check_tile(tile))
+    return (grey8(sr) if grey else sr)[0].cpu()
+
+
 def _save_pictures(
     out: Path, set_name: str, name: str, sr: Tensor, bic: Tensor, hr: Tensor, grey: bool
 ) -> None:
@@ -208,12 +280,12 @@ def _save_pictures(
     Grey files as the grey images that were scored (so scoring ``sr/`` again gives the same
     numbers).
     """
-    safe = name.replace("/", "_")
     if grey:
         sr, bic, hr = grey8(sr), grey8(bic), hr[:, :1]
-    write_image(out / "sr" / set_name / f"{safe}.png", sr[0].cpu())
+    sr_path = sr_picture_path(out, set_name, name)
+    write_image(sr_path, sr[0].cpu())
     write_image(
-        out / "compare" / set_name / f"{safe}.png", hstack([bic[0].cpu(), sr[0].cpu(), hr[0].cpu()])
+        out / "compare" / set_name / sr_path.name, hstack([bic[0].cpu(), sr[0].cpu(), hr[0].cpu()])
     )
 
 

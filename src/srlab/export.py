@@ -9,6 +9,10 @@ get BT.601 Y in and bicubic Cb/Cr merged back, pre-upsampling networks MATLAB bi
 upsampling first, ``border`` networks reflect padding), followed by a clamp to [0, 1]. The rules
 trace with symbolic sizes: their bicubic is :func:`srlab.core.imresize.bicubic_upscale`, written
 with element-wise operations on shifted views, so no size is frozen into the export.
+
+:func:`export_model` writes an export only once it has passed the parity check: run at another
+size than the traced one, it must agree with PyTorch within :data:`PARITY_TOL`; a failed export
+leaves nothing behind (``srlab-export`` only parses, calls this and reports).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ FORMATS = ("onnx", "torchscript")
 PARITY_TOL = 1e-4
 #: network class -> why (or how far) it cannot be exported; shown in the srlab-zoo table. Empty:
 #: every network of the zoo exports to ONNX and TorchScript with dynamic H, W and parity
-#: within PARITY_TOL (tests/serve/test_export.py checks each config at scale 2).
+#: within PARITY_TOL (tests/test_export.py checks each config at scale 2).
 EXPORT_LIMITS: dict[str, str] = {}
 
 
@@ -85,55 +89,101 @@ def _run_onnx(path: Path, x: Tensor) -> Tensor:
     return torch.from_numpy(sess.run(None, {"lr": x.cpu().numpy()})[0])
 
 
+def _check_size(example_size: tuple[int, int]) -> tuple[int, int]:
+    """An LR size unlike ``example_size`` in both dimensions and in their parity.
+
+    The parity check runs there, so a size the trace froze into the export shows up.
+
+    Example:
+        >>> _check_size((24, 32)), _check_size((8, 8))
+        ((29, 29), (13, 11))
+    """
+    h, w = example_size
+    return h + 5, w - 3 if w > 8 else w + 3
+
+
 def export_model(
     model: SRModule,
     fmt: str,
     out: str | os.PathLike[str],
     scale: int | None = None,
     example_size: tuple[int, int] = (24, 32),
-    check_size: tuple[int, int] = (29, 21),
+    check_size: tuple[int, int] | None = None,
     seed: int = 0,
+    tol: float | None = None,
 ) -> dict[str, Any]:
-    """Export ``model`` to ``out`` and check the exported model against PyTorch.
+    """Export ``model`` to ``out``, checked against PyTorch; only a model that passes is written.
 
-    The export is traced at ``example_size``; the check runs both on a random image of another
-    size, ``check_size`` (so a size frozen into the export shows up as an error or a mismatch).
+    The export is traced at ``example_size``, written under a temporary name beside ``out``,
+    and run (onnxruntime for ONNX, ``torch.jit.load`` for TorchScript) on a random image of
+    another size, ``check_size``, beside the PyTorch model (so a size frozen into the export
+    shows up as an error or a mismatch). Only when the two agree within ``tol`` is the file
+    renamed to ``out``; otherwise it is removed and ``out`` is left as it was (a file there
+    from an earlier export is kept).
+
+    Args:
+        model: the trained module.
+        fmt: ``"onnx"`` or ``"torchscript"`` (:data:`FORMATS`).
+        out: the file to write.
+        scale: the scale to export (default: the model's); one of those it serves.
+        example_size: LR ``(H, W)`` the export is traced at (any size runs).
+        check_size: LR ``(H, W)`` of the parity check; default: unlike ``example_size`` in
+            both dimensions and their parity (``(29, 29)`` for ``(24, 32)``).
+        seed: seed of the random example and check images.
+        tol: the largest max abs difference accepted (on [0, 1] images); default:
+            :data:`PARITY_TOL`.
 
     Returns:
-        ``{"path", "format", "scale", "max_abs_diff", "check_size"}``. The caller decides what
-        to do with a difference above :data:`PARITY_TOL`.
+        ``{"path", "format", "scale", "max_abs_diff", "check_size"}`` of the written file.
 
     Raises:
-        SRLabError: unknown format, missing onnxruntime, or an export/run that fails (the
-            message gives the reason).
+        SRLabError: unknown format, missing onnx/onnxruntime, an export or a run that fails,
+            or a difference above ``tol`` (the message gives the reason; nothing is written).
     """
     if fmt not in FORMATS:
         raise SRLabError(f"unknown export format {fmt!r}: choose {' or '.join(FORMATS)}")
+    tol = PARITY_TOL if tol is None else float(tol)
     model = model.eval().cpu()
     wrapper = ExportableSR(model, scale).eval()
     gen = torch.Generator().manual_seed(seed)
     example = torch.rand(1, 3, *example_size, generator=gen)
-    x = torch.rand(1, 3, *check_size, generator=gen)
+    x = torch.rand(1, 3, *(check_size or _check_size(example_size)), generator=gen)
     out = Path(out)
     # torch.jit.trace/load are marked deprecated (FutureWarning) in recent torch; TorchScript
     # files remain the format C++ (libtorch) and mobile runtimes load, so we keep offering it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
-        return _export_and_check(model, wrapper, fmt, out, example, x)
+        with atomic_path(out) as tmp, torch.no_grad():  # renamed onto out only if it passes
+            _export(model, wrapper, fmt, tmp, example)
+            diff = _parity(model, wrapper, fmt, tmp, x)
+            if not diff <= tol:
+                h, w = x.shape[-2:]
+                raise SRLabError(
+                    f"the {fmt} export differs from PyTorch by {diff:.3g} (> {tol:g}) on a "
+                    f"{w}x{h} input; {out} not written"
+                )
+    return {
+        "path": out,
+        "format": fmt,
+        "scale": wrapper.scale,
+        "max_abs_diff": diff,
+        "check_size": tuple(x.shape[-2:]),
+    }
 
 
-def _export_and_check(
-    model: SRModule, wrapper: ExportableSR, fmt: str, out: Path, example: Tensor, x: Tensor
-) -> dict[str, Any]:
-    check_size = tuple(x.shape[-2:])
+def _first_line(e: BaseException) -> str:
+    msg = str(e).strip()
+    return msg.splitlines()[0][:300] if msg else type(e).__name__
+
+
+def _export(model: SRModule, wrapper: ExportableSR, fmt: str, path: Path, example: Tensor) -> None:
+    """Trace ``wrapper`` at ``example`` and write it to ``path`` in ``fmt``."""
     try:
-        with atomic_path(out) as tmp, torch.no_grad():
-            if fmt == "onnx":
-                _onnx_export(wrapper, example, tmp)
-            else:
-                traced = torch.jit.trace(wrapper, (example,), check_trace=False)
-                traced.save(str(tmp))
+        if fmt == "onnx":
+            _onnx_export(wrapper, example, path)
+        else:
+            torch.jit.trace(wrapper, (example,), check_trace=False).save(str(path))
     except SRLabError:
         raise
     except ImportError as e:
@@ -141,35 +191,33 @@ def _export_and_check(
             f"ONNX export needs the onnx package (pip install 'srlab[export]'): {e}"
         ) from None
     except Exception as e:  # noqa: BLE001 - an export failure is reported with its reason
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SRLabError(
-            f"cannot export {type(model.net).__name__} to {fmt}: {msg[:300]}"
+            f"cannot export {type(model.net).__name__} to {fmt}: {_first_line(e)}"
         ) from None
-    with torch.no_grad():
-        ref = model(x, wrapper.scale).clamp(0, 1)
-        try:
-            if fmt == "onnx":
-                try:
-                    got = _run_onnx(out, x)
-                except ImportError:
-                    raise SRLabError(
-                        "checking an ONNX export needs onnxruntime (pip install 'srlab[export]')"
-                    ) from None
-            else:
-                got = torch.jit.load(str(out))(x)
-        except SRLabError:
-            raise
-        except Exception as e:  # noqa: BLE001
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise SRLabError(
-                f"the exported {fmt} model of {type(model.net).__name__} does not run at another "
-                f"size ({check_size[1]}x{check_size[0]}): {msg[:300]}"
-            ) from None
-    diff = math.inf if got.shape != ref.shape else float((got - ref).abs().max())
-    return {
-        "path": out,
-        "format": fmt,
-        "scale": wrapper.scale,
-        "max_abs_diff": diff,
-        "check_size": check_size,
-    }
+
+
+def _parity(model: SRModule, wrapper: ExportableSR, fmt: str, path: Path, x: Tensor) -> float:
+    """Max abs difference between the exported model at ``path`` and PyTorch on ``x``.
+
+    ``inf`` when the shapes differ.
+    """
+    ref = model(x, wrapper.scale).clamp(0, 1)
+    try:
+        if fmt == "onnx":
+            try:
+                got = _run_onnx(path, x)
+            except ImportError:
+                raise SRLabError(
+                    "checking an ONNX export needs onnxruntime (pip install 'srlab[export]')"
+                ) from None
+        else:
+            got = torch.jit.load(str(path))(x)
+    except SRLabError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        h, w = x.shape[-2:]
+        raise SRLabError(
+            f"the exported {fmt} model of {type(model.net).__name__} does not run at another "
+            f"size ({w}x{h}): {_first_line(e)}"
+        ) from None
+    return math.inf if got.shape != ref.shape else float((got - ref).abs().max())

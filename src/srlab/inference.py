@@ -2,7 +2,8 @@
 
 Tiling and the self-ensemble are :mod:`srlab.core.tiling`'s (the SR module validates with them
 too); this module adds the public API on top: images from files or arrays, the model's scale
-checked, and the tile size that fits a memory budget.
+checked, and the tile size that fits a memory budget; and :func:`upscale_files`, what
+``srlab-upscale`` runs: image files into a folder, one output per input, resumable.
 
 Automatic tile size (``max_memory``)
 ------------------------------------
@@ -20,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,13 +32,29 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from .core.tiling import DEFAULT_CONTEXT, DEFAULT_OVERLAP, self_ensemble, tiled_forward
-from .data.io import read_image, to_float
+from .data.io import (
+    ImageInfo,
+    collect_images,
+    is_16bit_tiff,
+    read_image,
+    read_image_full_depth,
+    to_float,
+    write_image_like,
+)
 from .errors import SRLabError
 
 if TYPE_CHECKING:
     from .models.sr_module import SRModule
 
-__all__ = ["upscale", "as_image_tensor", "auto_tile_size", "sr_forward"]
+__all__ = [
+    "as_image_tensor",
+    "auto_tile_size",
+    "collect_inputs",
+    "output_path",
+    "sr_forward",
+    "upscale",
+    "upscale_files",
+]
 
 _PROBE = 64
 _SAFETY = 1.5
@@ -242,3 +259,104 @@ def upscale(
         return out[0].clamp_(0, 1)
     finally:
         model.train(was_training)
+
+
+# ---------------------------------------------------------------------- files into a folder
+def output_path(out_dir: str | os.PathLike[str], src: Path, info: ImageInfo | None = None) -> Path:
+    """Where the SR image of ``src`` goes: ``<stem>.png`` (``.tif`` for 16-bit TIFF inputs).
+
+    ``info``: how ``src`` was read (:func:`srlab.data.io.read_image_full_depth`); without it the
+    file's header is looked at.
+    """
+    suffix = info.suffix if info is not None else (".tif" if is_16bit_tiff(src) else ".png")
+    return Path(out_dir) / f"{src.stem}{suffix}"
+
+
+def collect_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The image files of ``inputs`` (files, folders searched recursively), in order.
+
+    Raises:
+        SRLabError: an input is missing or not an image, or two would be written under one name
+            (the same stem, :func:`output_path`).
+    """
+    files = collect_images(inputs)
+    stems: dict[str, Path] = {}
+    for f in files:
+        if f.stem in stems:
+            raise SRLabError(
+                f"two inputs would both be written as {f.stem}: {stems[f.stem]} and {f}"
+            )
+        stems[f.stem] = f
+    return files
+
+
+@torch.inference_mode()
+def upscale_files(
+    model: SRModule,
+    files: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    scale: int | None = None,
+    tile: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
+    context: int = DEFAULT_CONTEXT,
+    max_memory: float | None = None,
+    self_ensemble: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[Path], Any] | None = None,
+) -> tuple[list[Path], list[Path]]:
+    """Super-resolve image files into ``out_dir``, one output per input (:func:`output_path`).
+
+    Each image is read at full depth with its EXIF orientation applied and written like its
+    input (:func:`srlab.data.io.write_image_like`: 16-bit grey PNG and 16-bit TIFF keep 16
+    bits, everything else becomes an 8-bit PNG), under a temporary name and then renamed, so an
+    output that exists is a finished one: it is skipped unless ``overwrite`` (a run that was
+    stopped resumes where it was).
+
+    Args:
+        model: e.g. from :func:`srlab.load_model`; run on its device, in eval mode.
+        files: the image files (:func:`collect_inputs` checks that their names do not collide).
+        out_dir: the output folder (made if missing).
+        scale: the factor (default: the model's; checked against those it serves).
+        tile: process in overlapping tiles of this many LR pixels (``None``: whole images,
+            or the size ``max_memory`` allows).
+        overlap: LR pixels shared by neighbouring tiles, blended.
+        context: LR pixels of extra input around each tile, cropped off after SR.
+        max_memory: memory budget in MB; the tile size of each image is chosen to fit it.
+        self_ensemble: x8 geometric self-ensemble (8x the compute).
+        overwrite: redo outputs that exist.
+        progress: called with each input once it is done or skipped.
+
+    Returns:
+        ``(written, skipped)``: the outputs written and the inputs skipped (already done).
+
+    Raises:
+        SRLabError: a scale the model does not serve, an unreadable image, a bad tile.
+    """
+    scale = model.check_scale(scale)
+    was_training = model.training
+    model.eval()
+    written: list[Path] = []
+    skipped: list[Path] = []
+    try:
+        for src in map(Path, files):
+            if not overwrite and output_path(out_dir, src).exists():
+                skipped.append(src)
+            else:
+                lr, info = read_image_full_depth(src)
+                sr = sr_forward(
+                    model,
+                    lr.unsqueeze(0).to(model.device),
+                    scale,
+                    tile,
+                    overlap,
+                    context,
+                    max_memory,
+                    self_ensemble,
+                    out_device="cpu",
+                )[0].clamp_(0, 1)
+                written.append(write_image_like(output_path(out_dir, src, info), sr, info))
+            if progress is not None:
+                progress(src)
+    finally:
+        model.train(was_training)
+    return written, skipped

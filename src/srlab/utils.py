@@ -75,17 +75,28 @@ def _describe(value: Any, limit: int = 80) -> str:
 
 
 def check_spec(spec: Any, what: str = "the network description") -> type:
-    """The srlab network class ``spec`` names, or :class:`SRLabError` (one sentence) when
-    ``spec`` is not a ``{"_target_": "srlab.archs.<Name>", **kwargs}`` mapping of one of
-    :func:`network_classes`. Nothing is imported or called besides the modules of
-    :mod:`srlab.archs`.
+    """The srlab network class ``spec`` names, checked before anything is built.
+
+    Nothing is imported or called besides the modules of :mod:`srlab.archs`.
+
+    Args:
+        spec: a network description, ``{"_target_": "srlab.archs.<Name>", **kwargs}``.
+        what: how error messages name ``spec`` (e.g. ``"<file>: the network description"``).
+
+    Returns:
+        the class, one of :func:`network_classes`.
+
+    Raises:
+        SRLabError: one sentence, when ``spec`` is not such a mapping or names a class that is
+            not one of :func:`network_classes`.
     """
     if not isinstance(spec, Mapping) or "_target_" not in spec:
         raise SRLabError(f"{what} must be a mapping with a '_target_' key, got {_describe(spec)}")
     target = spec["_target_"]
     if not isinstance(target, str):
         raise SRLabError(
-            f"{what} names {_describe(target)} as its '_target_'; expected the name of an srlab network"
+            f"{what} names {_describe(target)} as its '_target_'; "
+            "expected the name of an srlab network"
         )
     table = network_classes()
     cls = table.get(target)

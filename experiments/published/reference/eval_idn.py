@@ -1,8 +1,22 @@
+"""srlab's loaded IDN Caffe releases against the authors' graph on the same LR inputs.
+
+The reference is ``ref_caffe.py`` (the ``.caffemodel``'s layer list run with Caffe's layer
+semantics) up to the ``upsample`` deconvolution, whose output is added to the MATLAB-bicubic
+image from HR pixel ``s - 1`` on, as ``test_IDN.m`` does. ``NOREF=1`` skips the reference.
+
+Usage::
+
+    RELEASES=DIR python eval_idn.py Set5,Set14 [IDN_x2,IDN_x3,IDN_x4,IDN_x4_mscoco]
+
+``DIR`` holds ``idn/<name>.caffemodel`` and the ``Set5/``, ``Set14/`` BMPs.
+"""
+
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from eval_common import *
+import numpy as np
+from eval_common import RELEASES, pairs, score
 from ref_caffe import CaffeNet
 
 from srlab import imresize
@@ -18,9 +32,10 @@ for f in files:
     s = rel.spec["scale"]
     for st in sets:
         a, b, md = [], [], 0.0
-        for name, ly, hy in pairs(st, s):
+        for _name, ly, hy in pairs(st, s):
             sr = rel.net(ly)
-            # test_IDN.m: im_h = caffe_out + mycrop(im_b, s): Caffe's (H-1)s+1 px start at HR pixel s-1
+            # test_IDN.m: im_h = caffe_out + mycrop(im_b, s): Caffe's (H-1)s+1 px start at HR
+            # pixel s-1
             bic = imresize(ly, s)
             res = (
                 ref.run(ly, "upsample")
@@ -33,6 +48,7 @@ for f in files:
             a.append(score(sr, hy, s))
             b.append(score(full, hy, s))
         print(
-            f"{f} x{s} {st}: srlab {np.mean(a):.4f}  reference {np.mean(b):.4f}  max|diff| {md:.2e}",
+            f"{f} x{s} {st}: srlab {np.mean(a):.4f}  reference {np.mean(b):.4f}  "
+            f"max|diff| {md:.2e}",
             flush=True,
         )

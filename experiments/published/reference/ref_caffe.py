@@ -1,6 +1,9 @@
-"""Independent reference forward of a Caffe net from its layer list (layer semantics of Caffe),
-torch.nn.functional only; blobs/layers from the .caffemodel's protobuf.
+"""Independent reference forward of a Caffe net from its layer list (Caffe's layer semantics).
+
+torch.nn.functional only; the blobs and layers come from the .caffemodel's protobuf.
 """
+
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +38,7 @@ class CaffeNet:
                 ys = [torch.where(x[0] > 0, x[0], s * x[0])]
             elif typ == "Slice":
                 pts = [0] + L["slice"]["points"] + [x[0].shape[1]]
-                ys = [x[0][:, a:b] for a, b in zip(pts[:-1], pts[1:])]
+                ys = [x[0][:, a:b] for a, b in pairwise(pts)]
             elif typ == "Concat":
                 ys = [torch.cat(x, 1)]
             elif typ == "Eltwise":

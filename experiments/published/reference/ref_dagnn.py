@@ -1,5 +1,6 @@
-"""Independent reference forward of a MatConvNet DagNN .mat, straight from its layer list
-(scipy.io + torch.nn.functional only; no srlab code).
+"""Independent reference forward of a MatConvNet DagNN .mat, straight from its layer list.
+
+scipy.io + torch.nn.functional only; no srlab code.
 """
 
 import numpy as np
@@ -23,17 +24,17 @@ class Dag:
 
     def run(self, inputs: dict, output: str):
         vars_ = dict(inputs)
-        pending = [l for l in self.layers if "loss" not in l["type"]]
+        pending = [lay for lay in self.layers if "loss" not in lay["type"]]
         while output not in vars_:
             progressed = False
-            for l in list(pending):
-                ins = l["inputs"] if isinstance(l["inputs"], list) else [l["inputs"]]
+            for lay in list(pending):
+                ins = lay["inputs"] if isinstance(lay["inputs"], list) else [lay["inputs"]]
                 if not all(i in vars_ for i in ins):
                     continue
                 x = [vars_[i] for i in ins]
-                b = l["block"]
-                P = [self.params[p] for p in (l["params"] or [])]
-                t = l["type"]
+                b = lay["block"]
+                P = [self.params[p] for p in (lay["params"] or [])]
+                t = lay["type"]
                 if t == "dagnn.Conv":
                     pad = [int(a) for a in b["pad"].flatten()]
                     st = [int(a) for a in b["stride"].flatten()]
@@ -69,9 +70,9 @@ class Dag:
                     y = sum(x)
                 else:
                     raise ValueError(t)
-                outs = l["outputs"] if isinstance(l["outputs"], list) else [l["outputs"]]
+                outs = lay["outputs"] if isinstance(lay["outputs"], list) else [lay["outputs"]]
                 vars_[outs[0]] = y
-                pending.remove(l)
+                pending.remove(lay)
                 progressed = True
             if not progressed:
                 raise RuntimeError("stuck before " + output)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 
@@ -69,9 +70,11 @@ class MeanShift(nn.Module):
         self.sign = sign
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return x + self.sign * self.mean.to(x.dtype)
 
+    @override
     def extra_repr(self) -> str:
         return f"sign={self.sign:+d}, mean={[round(v, 4) for v in self.mean.flatten().tolist()]}"
 
@@ -150,27 +153,37 @@ class ResidualBlockNoBN(nn.Module):
         self.conv2 = default_conv(num_feat, num_feat, kernel_size, bias)
         self.res_scale = res_scale
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         res = self.conv2(self.relu(self.conv1(x)))
         if self.res_scale != 1:
             res = res * self.res_scale
         return x + res
 
+    @override
     def extra_repr(self) -> str:
         return f"res_scale={self.res_scale}"
 
 
 class MeanShiftedResNet(SRNet):
-    """EDSR's skeleton, shared by EDSR and RCAN: subtract the RGB mean, head conv, a body of
-    blocks closed by a conv with a long skip around it, sub-pixel upsampler, tail conv, add the
-    mean back. Subclasses call :meth:`build` with their blocks; the module names (``sub_mean``,
-    ``head``, ``body``, ``upsample``, ``tail``, ``add_mean``) are those of the reference code's
-    state dicts.
+    """EDSR's skeleton, shared by EDSR and RCAN.
+
+    Subtract the RGB mean, head conv, a body of blocks closed by a conv with a long skip around
+    it, sub-pixel upsampler, tail conv, add the mean back. Subclasses call :meth:`build` with
+    their blocks; the module names (``sub_mean``, ``head``, ``body``, ``upsample``, ``tail``,
+    ``add_mean``) are those of the reference code's state dicts.
     """
 
     def build(
         self, num_feat: int, blocks: Sequence[nn.Module], rgb_mean: Sequence[float] | None
     ) -> None:
+        """Create the modules of the skeleton (called once, from the subclass's constructor).
+
+        Args:
+            num_feat: feature channels F of the head, body and upsampler.
+            blocks: the body's blocks, in order (the closing conv is appended here).
+            rgb_mean: per-channel mean subtracted at the input (``None``: DIV2K).
+        """
         c = self.in_channels
         self.sub_mean = MeanShift(rgb_mean, sign=-1, channels=c)
         self.add_mean = MeanShift(rgb_mean, sign=1, channels=c)
@@ -179,6 +192,7 @@ class MeanShiftedResNet(SRNet):
         self.upsample = Upsampler(self.scale, num_feat)
         self.tail = default_conv(num_feat, c, 3)
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         feat = self.head(self.sub_mean(x))
         feat = feat + self.body(feat)

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+from typing_extensions import override
 
 from ..core.imresize import bicubic_upscale
 from .base import SRNet
@@ -15,10 +16,12 @@ __all__ = ["BTSRN", "PConvBlock"]
 
 
 class PConvBlock(nn.Module):
-    """Two-layer PConv residual block, pre-activated, no batch norm:
-    ``x + Conv3x3(LReLU(Conv1x1(LReLU(x))))``, the 1x1 projecting F -> ``num_proj_ch`` and the
-    3x3 mapping back to F (the authors' ``conv()`` in ``model_resnet_up.py``:
-    ``{name}_proj`` then ``{name}_filt``, ``util.lrelu`` with leak 0.2 before each).
+    """Two-layer PConv residual block, pre-activated, no batch norm.
+
+    Computes ``x + Conv3x3(LReLU(Conv1x1(LReLU(x))))``, the 1x1 projecting F ->
+    ``num_proj_ch`` and the 3x3 mapping back to F (the authors' ``conv()`` in
+    ``model_resnet_up.py``: ``{name}_proj`` then ``{name}_filt``, ``util.lrelu`` with leak 0.2
+    before each).
 
     Module <-> TF variable: ``body.1`` = ``{name}_proj``, ``body.3`` = ``{name}_filt``.
 
@@ -37,13 +40,16 @@ class PConvBlock(nn.Module):
             nn.Conv2d(num_proj_ch, num_feat, 3, padding=1),
         )
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
 
 
 class _NNDeconvUp(nn.Module):
-    """Upsampling by ``factor``: nearest-neighbour upsampling of the features plus a
-    ``factor x factor`` stride-``factor`` transposed conv of their LReLU (the authors'
+    """Upsampling by ``factor``: nearest-neighbour upsampling plus a learned transposed conv.
+
+    The nearest-neighbour upsampled features plus a ``factor x factor`` stride-``factor``
+    transposed conv of their LReLU (the authors'
     ``resize_nearest_neighbor(x) + conv2d_transpose(lrelu(x), F, scale, strides=scale)``).
     """
 
@@ -53,14 +59,16 @@ class _NNDeconvUp(nn.Module):
         self.act = nn.LeakyReLU(negative_slope)
         self.deconv = nn.ConvTranspose2d(num_feat, num_feat, factor, stride=factor)
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return F.interpolate(x, scale_factor=self.factor, mode="nearest") + self.deconv(self.act(x))
 
 
 class BTSRN(SRNet):
-    """BTSRN, following the authors' released TensorFlow code (``ychfan/sr_ntire2017``,
-    ``model_resnet_up.py``, the default ``model_name`` of its ``train.py``; data pipeline
-    ``data_residual.py`` + ``predict.py``), then the paper.
+    """BTSRN, following the authors' released TensorFlow code, then the paper.
+
+    The code is ``ychfan/sr_ntire2017``: ``model_resnet_up.py``, the default ``model_name`` of
+    its ``train.py``; data pipeline ``data_residual.py`` + ``predict.py``.
 
     - Input centred (``x - 0.5``, as ``predict.py`` feeds it), Conv1x1(C->F) (``in``).
     - LR stage: 6 :class:`PConvBlock` (``lr_conv0..5``).
@@ -138,6 +146,7 @@ class BTSRN(SRNet):
         self.hr_stage = nn.Sequential(*[block() for _ in range(num_hr_block)])
         self.tail = nn.Sequential(nn.LeakyReLU(negative_slope), nn.Conv2d(num_feat, in_channels, 1))
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         feat = self.lr_stage(self.head(x - 0.5))
         for i, up in enumerate(self.upsamplers):

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 from .blocks import MeanShift, Upsampler
@@ -31,6 +32,7 @@ class ResidualUnit(nn.Module):
         )
         self.relu = nn.ReLU(inplace=True)
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return self.relu(x + self.body(x))
 
@@ -49,14 +51,17 @@ class EfficientResidualUnit(nn.Module):
         )
         self.relu = nn.ReLU(inplace=True)
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return self.relu(x + self.body(x))
 
 
 class CascadingBlock(nn.Module):
-    """Local cascading: unit ``i`` runs on the previous fusion's output; the block input and
-    every unit output so far are concatenated and fused by Conv1x1 + ReLU ((i+2)F -> F); the
-    last fusion is the block output.
+    """CARN's cascading block: residual units whose outputs are concatenated and fused.
+
+    Local cascading: unit ``i`` runs on the previous fusion's output; the block input and every
+    unit output so far are concatenated and fused by Conv1x1 + ReLU ((i+2)F -> F); the last
+    fusion is the block output.
 
     With ``shared=True`` (CARN-M) one unit is applied ``num_unit`` times (recursive, weights
     shared); the 1x1 fusions stay distinct. :meth:`unit` returns the module used at step ``i``.
@@ -84,6 +89,7 @@ class CascadingBlock(nn.Module):
         """The residual unit applied at step ``i`` (the same module at every step if shared)."""
         return self.units[0 if self.shared else i]
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         cascade, out = [x], x
         for i in range(self.num_unit):
@@ -153,6 +159,7 @@ class CARN(SRNet):
         )
         self.exit = nn.Conv2d(num_feat, in_channels, 3, padding=1)
 
+    @override
     def forward(self, x: Tensor, scale: int | None = None) -> Tensor:
         s = self.resolve_scale(scale)
         out = self.entry(self.sub_mean(x))
@@ -164,9 +171,11 @@ class CARN(SRNet):
 
 
 class CARNM(CARN):
-    """CARN-M, the mobile CARN: each cascading block applies **one** efficient residual unit
-    (residual-E: group convolutions, ``groups=4``) three times with shared weights (recursive);
-    the upsamplers use group convolutions too. Otherwise as :class:`CARN`.
+    """CARN-M, the mobile CARN: one shared efficient residual unit per cascading block.
+
+    Each cascading block applies **one** efficient residual unit (residual-E: group
+    convolutions, ``groups=4``) three times with shared weights (recursive); the upsamplers use
+    group convolutions too. Otherwise as :class:`CARN`.
 
     Parameter count (RGB, F=64, x2/x3/x4 upsamplers): 414,787 with biases. The paper's "412K"
     is the weights alone (412,032), a different convention from its CARN figure (1,592K counts

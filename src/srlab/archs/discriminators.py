@@ -1,5 +1,6 @@
-"""Discriminators of the GAN super-resolution models (SRGAN, ESRGAN): VGG-style classifiers of
-HR patches whose dense head fixes the input size.
+"""Discriminators of the GAN super-resolution models (SRGAN, ESRGAN).
+
+VGG-style classifiers of HR patches whose dense head fixes the input size.
 
 Both return one logit per image, shape ``(B, 1)``: the paper's final sigmoid is applied inside
 the adversarial losses (``binary_cross_entropy_with_logits``), which is the same function computed
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from torch import Tensor, nn
+from typing_extensions import override
 
 __all__ = ["Discriminator", "SRGANDiscriminator", "VGGDiscriminator", "check_disc_input"]
 
@@ -112,6 +114,7 @@ class SRGANDiscriminator(Discriminator):
             nn.Linear(num_dense_ch, 1),
         )
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         check_disc_input(type(self).__name__, x, self.in_channels, self.input_size)
         return self.classifier(self.features(x))
@@ -175,6 +178,7 @@ class VGGDiscriminator(Discriminator):
             nn.Linear(num_dense_ch, 1),
         )
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         check_disc_input(type(self).__name__, x, self.in_channels, self.input_size)
         return self.classifier(self.features(x))

@@ -1,5 +1,6 @@
-"""DRCN (Kim, Lee, Lee, CVPR 2016): deeply-recursive convolutional network with recursive
-supervision (pre-upsampling).
+"""DRCN (Kim, Lee, Lee, CVPR 2016): deeply-recursive convolutional network.
+
+With recursive supervision; pre-upsampling.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 
@@ -15,8 +17,10 @@ __all__ = ["DRCN"]
 
 
 class DRCN(SRNet):
-    """DRCN: embedding net, one convolution applied recursively, a shared reconstruction net,
-    and a learned ensemble of the per-recursion predictions.
+    """DRCN: one recursively applied convolution, ensembled per-recursion predictions.
+
+    An embedding net, one convolution applied recursively, a shared reconstruction net, and a
+    learned ensemble of the per-recursion predictions.
 
     - Embedding: Conv3x3(C->F)+ReLU, Conv3x3(F->F)+ReLU, giving H_0.
     - Inference: H_d = ReLU(W * H_{d-1} + b) for d = 1..D with **one** convolution (same
@@ -73,6 +77,7 @@ class DRCN(SRNet):
         )
         self.ensemble_weights = nn.Parameter(torch.full((num_recursion,), 1.0 / num_recursion))
 
+    @override
     def forward(self, x: Tensor) -> list[Tensor]:
         h = self.embed(x)
         preds = []

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 
@@ -18,8 +19,9 @@ def _preact(channels: int) -> nn.Sequential:
 
 
 class RecursiveBlock(nn.Module):
-    """One recursive block: a pre-activated entry conv, then U residual units that share their
-    two convolutions.
+    """One recursive block of DRRN: an entry conv, then U residual units with shared weights.
+
+    A pre-activated entry conv, then U residual units that share their two convolutions.
 
     ``h_0 = conv_in(preact(x))``; ``h_u = h_0 + conv2(preact2_u(conv1(preact1_u(h_{u-1}))))``.
     The convolutions ``conv1``/``conv2`` are the same tensors in every unit; the batch-norm
@@ -39,6 +41,7 @@ class RecursiveBlock(nn.Module):
         self.pre1 = nn.ModuleList([_preact(num_feat) for _ in range(num_unit)])
         self.pre2 = nn.ModuleList([_preact(num_feat) for _ in range(num_unit)])
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         h0 = self.conv_in(self.pre_in(x))
         h = h0
@@ -48,8 +51,10 @@ class RecursiveBlock(nn.Module):
 
 
 class DRRN(SRNet):
-    """DRRN BxUy: B recursive blocks of U residual units with shared weights, then
-    BN-ReLU-Conv3x3(F->C) and a global residual on the bicubic-upsampled input.
+    """DRRN BxUy: B recursive blocks of U residual units with shared weights.
+
+    The blocks are followed by BN-ReLU-Conv3x3(F->C) and a global residual on the
+    bicubic-upsampled input.
 
     Every convolution is pre-activated (BN -> Scale -> ReLU -> Conv), including the first one,
     which sees the raw input through a 1-channel BN + ReLU as in the official prototxt. Depth
@@ -104,8 +109,10 @@ class DRRN(SRNet):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
+    @override
     def forward(self, x: Tensor, scale: int | None = None) -> Tensor:
         self.resolve_scale(scale)
         return x + self.tail(self.blocks(x))

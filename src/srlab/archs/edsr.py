@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 from .blocks import MeanShift, MeanShiftedResNet, ResidualBlockNoBN, Upsampler, default_conv
@@ -13,9 +14,11 @@ __all__ = ["EDSR", "MDSR"]
 
 
 class EDSR(MeanShiftedResNet):
-    """EDSR: mean shift, head Conv3x3(C->F), B residual blocks (Conv-ReLU-Conv, no BN, branch
-    scaled by ``res_scale``) + Conv3x3 with a global skip from the head, sub-pixel upsampler
-    without activation (x2: Conv(F->4F)+PS2, x3: Conv(F->9F)+PS3, x4: two x2 stages), tail
+    """EDSR: residual blocks without batch norm, a global skip and a sub-pixel upsampler.
+
+    Mean shift, head Conv3x3(C->F), B residual blocks (Conv-ReLU-Conv, no BN, branch scaled by
+    ``res_scale``) + Conv3x3 with a global skip from the head, sub-pixel upsampler without
+    activation (x2: Conv(F->4F)+PS2, x3: Conv(F->9F)+PS3, x4: two x2 stages), tail
     Conv3x3(F->C), mean added back. One model per scale.
 
     EDSR-baseline: B=16, F=64, res_scale=1. EDSR: B=32, F=256, res_scale=0.1.
@@ -115,6 +118,7 @@ class MDSR(SRNet):
         self.upsample = nn.ModuleDict({f"x{s}": Upsampler(s, num_feat) for s in self.scales})
         self.tail = default_conv(num_feat, in_channels, 3)
 
+    @override
     def forward(self, x: Tensor, scale: int | None = None) -> Tensor:
         s = self.resolve_scale(scale)
         x = self.head(self.sub_mean(x))

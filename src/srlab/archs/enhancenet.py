@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from typing_extensions import override
 
 from ..core.imresize import bicubic_upscale
 from .base import SRNet
@@ -82,6 +83,7 @@ class EnhanceNet(SRNet):
             conv(num_feat, num_feat), nn.ReLU(inplace=True), conv(num_feat, in_channels)
         )
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         feat = self.head(x - self.mean.to(x.dtype))
         for block in self.body:

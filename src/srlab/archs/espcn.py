@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 
@@ -42,5 +43,6 @@ class ESPCN(SRNet):
             nn.PixelShuffle(self.scale),
         )
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return self.body(x)

@@ -1,11 +1,15 @@
-"""FSRCNN and FSRCNN-s (Dong, Loy, Tang, ECCV 2016): fast post-upsampling with a learned deconvolution."""
+"""FSRCNN and FSRCNN-s (Dong, Loy, Tang, ECCV 2016).
+
+Fast post-upsampling with a learned deconvolution.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 
@@ -13,10 +17,11 @@ __all__ = ["FSRCNN", "deconv_padding"]
 
 
 def deconv_padding(kernel_size: int, scale: int, shift: int = 0) -> tuple[int, int]:
-    """``(padding, output_padding)`` of a stride-``scale`` transposed convolution placed as the
-    FSRCNN authors' MATLAB test code places it: output exactly ``scale`` times the input, the
-    kernel centre for LR pixel ``i`` on HR pixel ``i * scale`` (the first pixel of that LR
-    pixel's ``scale x scale`` cell).
+    """``(padding, output_padding)`` of FSRCNN's stride-``scale`` transposed convolution.
+
+    The convolution is placed as the FSRCNN authors' MATLAB test code places it: output exactly
+    ``scale`` times the input, the kernel centre for LR pixel ``i`` on HR pixel ``i * scale``
+    (the first pixel of that LR pixel's ``scale x scale`` cell).
 
     The authors' ``deconv.m`` (called by their ``FSRCNN.m``) accumulates ``x(i) * filter`` at
     rows ``1 + (i-1) * stride ... + fsize - 1`` of a padded canvas and crops it from
@@ -28,6 +33,10 @@ def deconv_padding(kernel_size: int, scale: int, shift: int = 0) -> tuple[int, i
     ``shift`` moves the kernel centre to HR pixel ``i * scale + shift`` (0 <= shift <=
     (scale - 1) / 2), still with an output of exactly ``scale * H``: the authors' released
     x3 weights are centred one pixel further (see :class:`FSRCNN`).
+
+    Raises:
+        ValueError: an even ``kernel_size``, one smaller than ``scale``, or ``shift`` outside
+            ``[0, (scale - 1) / 2]``.
     """
     if kernel_size % 2 != 1:
         raise ValueError(f"FSRCNN: the deconvolution kernel must be odd, got {kernel_size}")
@@ -35,16 +44,19 @@ def deconv_padding(kernel_size: int, scale: int, shift: int = 0) -> tuple[int, i
         raise ValueError(f"a {kernel_size}x{kernel_size} deconvolution cannot upscale x{scale}")
     if not 0 <= 2 * shift <= scale - 1:
         raise ValueError(
-            f"FSRCNN: deconv_shift must lie in [0, (scale - 1) / 2] = [0, {(scale - 1) // 2}] at x{scale}, got {shift}"
+            f"FSRCNN: deconv_shift must lie in [0, (scale - 1) / 2] = [0, {(scale - 1) // 2}] "
+            f"at x{scale}, got {shift}"
         )
     return (kernel_size - 1) // 2 - shift, scale - 1 - 2 * shift
 
 
 class FSRCNN(SRNet):
-    """FSRCNN(d, s, m): feature extraction Conv5x5(C->d), shrinking Conv1x1(d->s), m mapping
-    Conv3x3(s->s), expanding Conv1x1(s->d), all followed by PReLU (one slope per channel), then a
-    learned 9x9 deconvolution ConvTranspose(d->C, stride = scale). LR Y input, no skip, no
-    batch norm. FSRCNN is d=56, s=12, m=4; FSRCNN-s is d=32, s=5, m=1 (``conf/model/net/fsrcnn_s``).
+    """FSRCNN(d, s, m): LR-size convolutions with PReLU, then a learned deconvolution.
+
+    Feature extraction Conv5x5(C->d), shrinking Conv1x1(d->s), m mapping Conv3x3(s->s),
+    expanding Conv1x1(s->d), all followed by PReLU (one slope per channel), then a learned 9x9
+    deconvolution ConvTranspose(d->C, stride = scale). LR Y input, no skip, no batch norm.
+    FSRCNN is d=56, s=12, m=4; FSRCNN-s is d=32, s=5, m=1 (``conf/model/net/fsrcnn_s``).
     The paper's d, s, m are the arguments ``num_feat``, ``num_shrink_ch`` and ``num_map_layer``.
 
     Sources, in order: the authors' released MATLAB test code (``FSRCNN.m`` and ``deconv.m`` of
@@ -126,7 +138,7 @@ class FSRCNN(SRNet):
         num_shrink_ch: int = 12,
         num_map_layer: int = 4,
         deconv_kernel: int = 9,
-        padding_mode: str = "zeros",
+        padding_mode: Literal["zeros", "replicate"] = "zeros",
         deconv_shift: int = 0,
     ) -> None:
         super().__init__(scale, in_channels)
@@ -161,10 +173,13 @@ class FSRCNN(SRNet):
             if isinstance(mod, nn.Conv2d):
                 # He initialisation for PReLU with its initial slope 0.25
                 nn.init.kaiming_normal_(mod.weight, a=0.25, nonlinearity="leaky_relu")
-                nn.init.zeros_(mod.bias)
+                if mod.bias is not None:
+                    nn.init.zeros_(mod.bias)
         nn.init.normal_(self.deconv.weight, std=1e-3)
-        nn.init.zeros_(self.deconv.bias)
+        if self.deconv.bias is not None:
+            nn.init.zeros_(self.deconv.bias)
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         feat = self.body(x)
         if self.padding_mode == "replicate":

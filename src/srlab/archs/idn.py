@@ -7,6 +7,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from typing_extensions import override
 
 from ..core.imresize import bicubic_upscale
 from .base import SRNet
@@ -77,6 +78,7 @@ class DBlock(nn.Module):
         )  # fmt: skip
         self.compress = nn.Sequential(nn.Conv2d(f + d, f, 1), act())
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         y = self.upper(x)
         kept, rest = y[:, : self.distilled], y[:, self.distilled :]
@@ -85,8 +87,10 @@ class DBlock(nn.Module):
 
 
 class CaffeDeconv(nn.ConvTranspose2d):
-    """A ``k x k`` stride-``s`` transposed convolution (``k`` odd, Caffe ``pad = (k - 1) / 2``)
-    placed on the HR grid as the IDN authors' MATLAB test script places it.
+    """A ``k x k`` stride-``s`` transposed convolution placed on the HR grid as IDN's release.
+
+    ``k`` is odd, Caffe's ``pad = (k - 1) / 2``; the placement is the one of the IDN authors'
+    MATLAB test script.
 
     Caffe's ``Deconvolution`` (kernel 17, stride s, pad 8) returns ``(H - 1) s + 1`` px whose
     pixel ``o`` is centred on LR pixel ``o / s``; ``test_IDN.m`` adds it to
@@ -109,7 +113,8 @@ class CaffeDeconv(nn.ConvTranspose2d):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0)
         self.lead = (kernel_size - 1) // 2 - (stride - 1)
 
-    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+    @override
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]  # no output_size: the size is fixed
         h, w = x.shape[-2] * self.stride[0], x.shape[-1] * self.stride[1]
         y = super().forward(x)
         lead = self.lead
@@ -159,8 +164,8 @@ class IDN(SRNet):
         in_channels: 1 (Y, the paper) or 3.
         num_feat: F (64).
         num_block: DBlocks (4).
-        num_distill_ch: d, the channels each enhancement unit distils (``num_feat / slice_ratio``),
-            also its width step (16).
+        num_distill_ch: d, the channels each enhancement unit distils
+            (``num_feat / slice_ratio``), also its width step (16).
         slice_ratio: s, the 1/s of the channels distilled to the concatenation (4).
         groups: groups of the 2nd and 5th convs (4).
         negative_slope: of the LeakyReLUs (0.05).
@@ -187,9 +192,11 @@ class IDN(SRNet):
         if self.scale > 16:
             raise ValueError(f"IDN: the 17x17 RBlock supports scales up to x16, not x{self.scale}")
         self.fblock = nn.Sequential(
-            nn.Conv2d(in_channels, num_feat, 3, padding=1), nn.LeakyReLU(negative_slope, inplace=True),
-            nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.LeakyReLU(negative_slope, inplace=True),
-        )  # fmt: skip
+            nn.Conv2d(in_channels, num_feat, 3, padding=1),
+            nn.LeakyReLU(negative_slope, inplace=True),
+            nn.Conv2d(num_feat, num_feat, 3, padding=1),
+            nn.LeakyReLU(negative_slope, inplace=True),
+        )
         self.dblocks = nn.Sequential(
             *[
                 DBlock(num_feat, num_distill_ch, slice_ratio, groups, negative_slope)
@@ -198,5 +205,6 @@ class IDN(SRNet):
         )
         self.rblock = CaffeDeconv(num_feat, in_channels, 17, self.scale)
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return self.rblock(self.dblocks(self.fblock(x))) + bicubic_upscale(x, self.scale)

@@ -1,15 +1,18 @@
-"""LapSRN (Lai et al., CVPR 2017) and MS-LapSRN (Lai et al., TPAMI 2018): Laplacian pyramid
-networks that predict the x2, x4, x8 images progressively, one pyramid level per x2.
+"""LapSRN (Lai et al., CVPR 2017) and MS-LapSRN (Lai et al., TPAMI 2018).
+
+Laplacian pyramid networks that predict the x2, x4, x8 images progressively, one pyramid level
+per x2.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 
@@ -17,8 +20,24 @@ __all__ = ["LapSRN", "MSLapSRN", "bilinear_upsample_weight"]
 
 
 def bilinear_upsample_weight(channels: int, kernel_size: int = 4) -> Tensor:
-    """``(C, 1, k, k)`` weight of a grouped transposed convolution that upsamples by
-    ``(k + 1) // 2`` with a bilinear kernel (the "bilinear" initialisation of FCN/LapSRN).
+    """``(C, 1, k, k)`` bilinear weight of a grouped transposed convolution.
+
+    The convolution upsamples by ``(k + 1) // 2`` with a bilinear kernel (the "bilinear"
+    initialisation of FCN/LapSRN).
+
+    Args:
+        channels: C, the groups (one filter per channel).
+        kernel_size: k (4: a x2 upsampler).
+
+    Returns:
+        the float32 weight, the same ``k x k`` filter for every channel.
+
+    Example:
+        >>> bilinear_upsample_weight(1, 4)[0, 0]
+        tensor([[0.0625, 0.1875, 0.1875, 0.0625],
+                [0.1875, 0.5625, 0.5625, 0.1875],
+                [0.1875, 0.5625, 0.5625, 0.1875],
+                [0.0625, 0.1875, 0.1875, 0.0625]])
     """
     factor = (kernel_size + 1) // 2
     center = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
@@ -27,23 +46,32 @@ def bilinear_upsample_weight(channels: int, kernel_size: int = 4) -> Tensor:
     return (filt[:, None] * filt[None, :]).to(torch.float32).expand(channels, 1, -1, -1).clone()
 
 
-def _pyramid_scales(name: str, scale: int | Sequence[int]) -> tuple[int, tuple[int, ...]]:
-    """``(top scale, (2, 4, ..., top))`` for ``scale`` (one int, or a list: its maximum)."""
-    asked = list(scale) if isinstance(scale, Sequence) and not isinstance(scale, str) else [scale]
+def _pyramid_scales(name: str, scale: object) -> tuple[int, tuple[int, ...]]:
+    """``(top scale, (2, 4, ..., top))`` for ``scale`` (one int, or a list: its maximum).
+
+    ``scale`` is what a config gives (an int, a list, or anything a user wrote there), hence
+    ``object``: it is checked here.
+    """
+    asked: list[Any] = (
+        list(scale) if isinstance(scale, Sequence) and not isinstance(scale, str) else [scale]
+    )
     if not asked:
         raise ValueError(f"{name}: empty list of scales")
     for s in asked:
         if isinstance(s, bool) or int(s) != s or int(s) not in (2, 4, 8):
             raise ValueError(
-                f"{name} supports scales x2, x4, x8 (powers of two: one pyramid level per x2), not {s!r}"
+                f"{name} supports scales x2, x4, x8 (powers of two: one pyramid level per x2), "
+                f"not {s!r}"
             )
     top = max(int(s) for s in asked)
     return top, tuple(2**k for k in range(1, int(math.log2(top)) + 1))
 
 
 class _ImageUpsample(nn.ConvTranspose2d):
-    """Image branch: 4x4 stride-2 transposed conv, one filter per channel (groups = C), no
-    bias, initialised bilinear and learnt (``(B, C, H, W) -> (B, C, 2H, 2W)``).
+    """Image branch: a learnt x2 transposed conv, one bilinear-initialised filter per channel.
+
+    A 4x4 stride-2 transposed conv, one filter per channel (groups = C), no bias, initialised
+    bilinear and learnt (``(B, C, H, W) -> (B, C, 2H, 2W)``).
     """
 
     def __init__(self, channels: int) -> None:
@@ -53,21 +81,26 @@ class _ImageUpsample(nn.ConvTranspose2d):
 
 
 class _FeatureUpsample(nn.ConvTranspose2d):
-    """Feature branch x2: a 3x3 stride-2 transposed conv cropped by [0, 1, 0, 1] as in the
-    official MatConvNet model (the paper's text says 4x4): ``(B, F, H, W) -> (B, F, 2H, 2W)``
-    keeping the first 2H rows/cols of the full ``2H + 1`` output.
+    """Feature branch x2: a 3x3 stride-2 transposed conv cropped by [0, 1, 0, 1].
+
+    As in the official MatConvNet model (the paper's text says 4x4):
+    ``(B, F, H, W) -> (B, F, 2H, 2W)`` keeping the first 2H rows/cols of the full ``2H + 1``
+    output.
     """
 
     def __init__(self, num_feat: int) -> None:
         super().__init__(num_feat, num_feat, 3, stride=2, padding=0)
 
-    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+    @override
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]  # no output_size: the size is fixed
         return super().forward(x)[..., :-1, :-1]
 
 
 class _PyramidNet(SRNet):
-    """Shared contract of the two pyramids: ``scales`` = (2, 4, ..., built scale) and
-    ``forward(x, scale)`` returns the list of levels up to ``scale``.
+    """Shared contract of the two pyramids.
+
+    ``scales`` = (2, 4, ..., built scale) and ``forward(x, scale)`` returns the list of levels
+    up to ``scale``.
     """
 
     supported_scales = (2, 4, 8)
@@ -99,8 +132,9 @@ class LapSRN(_PyramidNet):
     (2, 4, ...) up to the built scale (multi-scale contract of :mod:`srlab.archs.base`).
 
     Follows the authors' released MatConvNet model (``phoenix104104/LapSRN``,
-    ``init_LapSRN_model.m`` and the layer lists stored in ``pretrained_models/LapSRN_x{2,4,8}.mat``),
-    which agrees with the CVPR paper except for the 3x3 (not 4x4) feature upsampler. Here the
+    ``init_LapSRN_model.m`` and the layer lists stored in
+    ``pretrained_models/LapSRN_x{2,4,8}.mat``), which agrees with the CVPR paper except for the
+    3x3 (not 4x4) feature upsampler. Here the
     residual conv reads the LReLU'd upsampled features (``level{l}_residual`` reads
     ``level{l}_uprelu``), unlike :class:`MSLapSRN`. The released ``LapSRN_x8.mat`` has d = 5
     convolutions per level (x2/x4: d = 10): build it with ``num_layer=5``.
@@ -161,6 +195,7 @@ class LapSRN(_PyramidNet):
             self.residual_levels.append(nn.Conv2d(num_feat, in_channels, 3, padding=1))
             self.image_levels.append(_ImageUpsample(in_channels))
 
+    @override
     def forward(self, x: Tensor, scale: int | None = None) -> list[Tensor]:
         n = self.levels_for(scale)
         feat, img = self.conv_in(x), x
@@ -255,6 +290,7 @@ class MSLapSRN(_PyramidNet):
             h = feat + self.block(h)
         return h
 
+    @override
     def forward(self, x: Tensor, scale: int | None = None) -> list[Tensor]:
         n = self.levels_for(scale)
         feat, img = self.conv_in(x), x

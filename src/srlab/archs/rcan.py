@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .blocks import MeanShiftedResNet, default_conv
 
@@ -36,6 +37,7 @@ class ChannelAttention(nn.Module):
             nn.Sigmoid(),
         )
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return x * self.attention(x)
 
@@ -58,6 +60,7 @@ class RCAB(nn.Module):
             ChannelAttention(num_feat, reduction),
         )
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
 
@@ -72,15 +75,18 @@ class ResidualGroup(nn.Module):
             default_conv(num_feat, num_feat, 3),
         )
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
 
 
 class RCAN(MeanShiftedResNet):
-    """RCAN: mean shift, head Conv3x3(C->F), G residual groups of B RCABs (each group:
-    RCABs + Conv3x3 + short skip), Conv3x3, long skip from the head, sub-pixel upsampler
-    without activation (EDSR's: x2/x3 one stage, x4/x8 stages of x2), tail Conv3x3(F->C), mean
-    added back. One model per scale.
+    """RCAN: residual groups of channel-attention blocks in EDSR's skeleton.
+
+    Mean shift, head Conv3x3(C->F), G residual groups of B RCABs (each group: RCABs + Conv3x3 +
+    short skip), Conv3x3, long skip from the head, sub-pixel upsampler without activation
+    (EDSR's: x2/x3 one stage, x4/x8 stages of x2), tail Conv3x3(F->C), mean added back. One
+    model per scale.
 
     Paper defaults: G=10 groups of B=20 RCABs, F=64, channel-attention reduction 16 (64->4->64).
     (BasicSR's ``RCAN`` class defaults to 16 blocks per group; only its option file sets 20.)

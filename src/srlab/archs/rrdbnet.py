@@ -6,6 +6,7 @@ import math
 
 import torch
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 
@@ -13,7 +14,9 @@ __all__ = ["RRDBNet", "RRDB", "ResidualDenseBlock"]
 
 
 class ResidualDenseBlock(nn.Module):
-    """Five densely connected Conv3x3 (growth ``num_grow_ch``), LeakyReLU(0.2) after conv1-4,
+    """ESRGAN's residual dense block: five densely connected Conv3x3 and a scaled residual.
+
+    The convolutions grow the features by ``num_grow_ch``, LeakyReLU(0.2) after conv1-4,
     output ``x + res_scale * conv5(...)``.
 
     The convolutions are initialised with He (Kaiming normal, fan-in) init scaled by ``init_scale``
@@ -38,17 +41,20 @@ class ResidualDenseBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.res_scale = res_scale
-        self.convs = nn.ModuleList(
+        convs = [
             nn.Conv2d(num_feat + i * num_grow_ch, num_grow_ch if i < 4 else num_feat, 3, padding=1)
             for i in range(5)
-        )
+        ]
+        self.convs = nn.ModuleList(convs)
         self.act = nn.LeakyReLU(0.2, inplace=True)
-        for conv in self.convs:
+        for conv in convs:
             nn.init.kaiming_normal_(conv.weight, a=0, mode="fan_in")
             with torch.no_grad():
                 conv.weight.mul_(init_scale)
-            nn.init.zeros_(conv.bias)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         feats = [x]
         for conv in self.convs[:4]:
@@ -70,6 +76,7 @@ class RRDB(nn.Module):
             *[ResidualDenseBlock(num_feat, num_grow_ch, res_scale) for _ in range(3)]
         )
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return x + self.res_scale * self.rdbs(x)
 
@@ -128,6 +135,7 @@ class RRDBNet(SRNet):
         self.conv_last = nn.Conv2d(num_feat, in_channels, 3, padding=1)
         self.act = nn.LeakyReLU(0.2, inplace=True)
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         feat = self.conv_first(x)
         feat = feat + self.conv_body(self.body(feat))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from torch import Tensor, nn
+from typing_extensions import override
 
 from ..core.imresize import bicubic_upscale
 from .base import SRNet
@@ -26,6 +27,7 @@ class SelectionUnit(nn.Module):
         super().__init__()
         self.select = nn.Sequential(nn.ReLU(), nn.Conv2d(num_feat, num_feat, 1), nn.Sigmoid())
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return x * self.select(x)
 
@@ -40,13 +42,16 @@ class _SelResidualUnit(nn.Module):
             nn.Conv2d(num_feat, num_feat, 3, padding=1), SelectionUnit(num_feat),
         )  # fmt: skip
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
 
 
 class SelNet(SRNet):
-    """SelNet: Conv3x3(C->F)+SU, U residual units of two Conv3x3+SU with identity skips,
-    a sub-pixel upsampler (Conv3x3(F->F s^2), PixelShuffle(s), SU), Conv3x3(F->C), plus the
+    """SelNet: residual units whose activations are selection units, plus the bicubic input.
+
+    Conv3x3(C->F)+SU, U residual units of two Conv3x3+SU with identity skips, a sub-pixel
+    upsampler (Conv3x3(F->F s^2), PixelShuffle(s), SU), Conv3x3(F->C), plus the
     bicubic-upsampled input.
 
     Every ReLU of a plain network becomes a selection unit. The network takes the LR image and
@@ -90,5 +95,6 @@ class SelNet(SRNet):
         )
         self.tail = nn.Conv2d(num_feat, in_channels, 3, padding=1)
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return self.tail(self.upsample(self.body(self.head(x)))) + bicubic_upscale(x, self.scale)

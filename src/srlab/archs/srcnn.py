@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 
@@ -58,5 +59,6 @@ class SRCNN(SRNet):
         if padding == "valid":
             self.border = sum(k - 1 for k in kernel_sizes) // 2
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return self.body(x)

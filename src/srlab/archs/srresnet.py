@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 
@@ -31,6 +32,7 @@ class ResidualBlockBN(nn.Module):
             nn.BatchNorm2d(num_feat),
         )
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
 
@@ -42,8 +44,9 @@ class SRResNet(SRNet):
     (Conv3x3-BN-PReLU-Conv3x3-BN + identity); Conv3x3-BN plus a global skip from the first conv;
     ``log2(scale)`` x [Conv3x3(64->256), PixelShuffle(2), PReLU]; Conv9x9(64->C), linear (no tanh,
     as in the paper; many ports add one). LR input and HR target in [0, 1] (the paper's HR range
-    [-1, 1] is UNVERIFIED; srlab keeps one range for every network), no mean shift. Batch norm makes the
-    output depend on ``train()``/``eval()``: evaluate in eval mode (the framework does).
+    [-1, 1] is UNVERIFIED; srlab keeps one range for every network), no mean shift. Batch norm
+    makes the output depend on ``train()``/``eval()``: evaluate in eval mode (the framework
+    does).
 
     Differences from common ports, on purpose: BasicSR's ``MSRResNet`` drops BN, uses 3x3
     head/tail convolutions, LeakyReLU 0.1 and a bilinear global skip; that is another network.
@@ -81,6 +84,7 @@ class SRResNet(SRNet):
         self.upsample = nn.Sequential(*up)
         self.tail = nn.Conv2d(num_feat, in_channels, 9, padding=4)
 
+    @override
     def forward(self, x: Tensor) -> Tensor:
         feat = self.head(x)
         feat = feat + self.body_tail(self.body(feat))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .base import SRNet
 
@@ -13,9 +14,10 @@ __all__ = ["VDSR"]
 
 
 class VDSR(SRNet):
-    """VDSR: ``x + body(x)`` with ``body`` = D 3x3 convolutions (C->F, (D-2) x F->F, F->C), ReLU
-    after all but the last, zero padding; ``x`` is the bicubic-upsampled Y image
-    (``pre_upsample = True``).
+    """VDSR: ``x + body(x)``, ``body`` a plain stack of D 3x3 convolutions.
+
+    The convolutions are C->F, (D-2) x F->F, F->C, with a ReLU after all but the last and zero
+    padding; ``x`` is the bicubic-upsampled Y image (``pre_upsample = True``).
 
     The network itself is scale-agnostic: one model serves x2, x3 and x4 (the paper trains it on
     all three). It follows the multi-scale contract of :mod:`srlab.archs.base`: ``scales`` lists
@@ -28,7 +30,7 @@ class VDSR(SRNet):
     original Caffe model, 665,921. (``twtygqyy/pytorch-vdsr`` drops every bias.)
 
     Training needs the paper's adjustable gradient clipping (each gradient element clipped to
-    ``[-theta/lr, theta/lr]``); see ``conf/experiment/vdsr.yaml``.
+    ``[-theta/lr, theta/lr]``); see ``conf/experiment/vdsr_x234.yaml``.
 
     Args:
         scale: default scale, or the list of scales (``data.scale``).
@@ -69,8 +71,10 @@ class VDSR(SRNet):
         for m in self.body:
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
+    @override
     def forward(self, x: Tensor, scale: int | None = None) -> Tensor:
         self.resolve_scale(scale)
         return x + self.body(x)

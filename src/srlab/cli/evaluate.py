@@ -3,7 +3,8 @@
 Writes ``metrics.json``, ``metrics.md`` and comparison pictures into the run folder and prints
 the table with the bicubic baseline beside the model. A multi-scale checkpoint (MDSR, CARN,
 VDSR, ...) is evaluated at every scale it serves: one table row per set and scale
-(``scales=[2,4]`` restricts them).
+(``scales=[2,4]`` restricts them). ``tile=<LR pixels>`` runs the model in seam-free tiles, so
+that large images fit in GPU memory (:func:`srlab.evaluation.evaluate_sets`).
 
 ``metrics.json`` also records the network (``network``) and its size (``model_size``:
 ``params`` and ``macs_720p_hr`` = MACs per 1280x720 HR output at each evaluated scale,
@@ -24,20 +25,32 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..data.catalog import build_test_source, parse_test_sets
-from ..data.io import to_float
-from ..data.sources import ImageRecord, prepare_pair
+from ..data.sources import ImageRecord
 from ..errors import SRLabError
-from ..evaluation import evaluate_sets, results_markdown, score_folders, write_results
-from ..macs import model_size
+from ..evaluation import (
+    check_tile,
+    evaluate_sets,
+    results_markdown,
+    score_folders,
+    sr_picture,
+    sr_picture_path,
+    write_results,
+)
 from ..metrics.quality import ImageMetrics, quality_markdown
 from ..models.checkpoint import load_model
 from ..speed import resolve_device
 from .common import CONF_DIR, plain_dict, report_user_errors
-from .dashboard import add_wandb_tags, finish_wandb, is_wandb, log_summary, protocol_tags
+from .dashboard import (
+    add_wandb_tags,
+    finish_wandb,
+    is_wandb,
+    log_summary,
+    model_size_info,
+    protocol_tags,
+)
 
 __all__ = ["evaluate", "main"]
 
@@ -59,54 +72,6 @@ def _test_specs(cfg: DictConfig, bench_root: str) -> dict[str, Any]:
     )
 
 
-class _Loaded:
-    """Records already loaded per scale, served through the ``load(scale)`` of a source."""
-
-    def __init__(self, per_scale: dict[int, list[ImageRecord]]) -> None:
-        self.per_scale = per_scale
-
-    def load(self, scale: int) -> list[ImageRecord]:
-        return self.per_scale[scale]
-
-
-class _TiledModel:
-    """``model`` whose forward (and x8 self-ensemble) runs in tiles of ``tile`` LR pixels.
-
-    The tiles overlap and are blended seam-free (:func:`srlab.inference.sr_forward`); every other
-    attribute is the model's.
-    """
-
-    def __init__(self, model: Any, tile: int) -> None:
-        self._model, self._tile = model, int(tile)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-    def _run(self, lr: torch.Tensor, scale: int | None, ensemble: bool) -> torch.Tensor:
-        from ..core.tiling import DEFAULT_OVERLAP
-        from ..inference import sr_forward
-
-        overlap = min(DEFAULT_OVERLAP, (self._tile - 1) // 2)
-        return sr_forward(
-            self._model, lr, scale, tile=self._tile, overlap=overlap, ensemble=ensemble
-        )
-
-    def __call__(self, lr: torch.Tensor, scale: int | None = None) -> torch.Tensor:
-        return self._run(lr, scale, False)
-
-    def forward_x8(self, lr: torch.Tensor, scale: int | None = None) -> torch.Tensor:
-        return self._run(lr, scale, True)
-
-
-def _tiled(model: Any, tile: Any) -> Any:
-    """``tile=<LR pixels>`` of srlab-eval: the model run in tiles (``null``: whole images)."""
-    if tile is None:
-        return model
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
-        raise SRLabError(f"tile must be a positive number of LR pixels or null, got {tile!r}")
-    return _TiledModel(model, tile)
-
-
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt_path`` on ``cfg.test_sets``; returns the results dict.
 
@@ -114,6 +79,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """
     if cfg.get("sr_dir"):
         return score_released(cfg)
+    tile = check_tile(cfg.get("tile"))  # tile=<LR px>: large images within GPU memory
     model = load_model(
         cfg.ckpt_path, map_location=resolve_device(cfg.get("device", "auto")), net=cfg.get("net")
     )
@@ -141,8 +107,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     with Progress(transient=True) as bar:
         task = bar.add_task("evaluating", total=total)
         results = evaluate_sets(
-            _tiled(model, cfg.get("tile")),  # tile=<LR px>: large images within GPU memory
-            {n: _Loaded(per_scale) for n, per_scale in sets.items()},
+            model,
+            sets,
             out_dir=out_dir,
             crop_border=cfg.get("crop_border"),
             y_channel=cfg.get("y_channel", True),
@@ -152,15 +118,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             self_ensemble=bool(cfg.get("self_ensemble", False)),
             grey_files=str(cfg.get("grey_files", "grey")),
             extra_metrics=extra,
+            tile=tile,
         )
     results["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
     name = type(model.net).__name__
     results["network"] = name
-    try:  # what srlab-report plots PSNR against; a net the MAC counter cannot run: params only
-        results["model_size"] = model_size(model.net, getattr(model, "net_spec", None), scales)
-    except Exception as e:  # noqa: BLE001
-        print(f"srlab-eval: MACs not counted ({type(e).__name__}: {e})", file=sys.stderr)
-        results["model_size"] = {"params": sum(p.numel() for p in model.net.parameters())}
+    results["model_size"] = model_size_info(model, scales)  # what srlab-report plots PSNR against
     json_path, md_path = write_results(results, out_dir, name)
     print(
         results_markdown(results, name)
@@ -262,17 +225,26 @@ def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _sr_picture(model: Any, rec: ImageRecord, scale: int, saved: Path) -> Any:
-    """The SR image of ``rec`` for W&B: the PNG srlab-eval saved, else computed again."""
+def _sr_picture(
+    model: Any,
+    rec: ImageRecord,
+    scale: int,
+    saved: Path,
+    y_channel: bool = True,
+    grey_files: str = "grey",
+    tile: int | None = None,
+) -> Any:
+    """The SR image of ``rec`` for W&B: the PNG srlab-eval saved, else made again.
+
+    Made again by :func:`srlab.evaluation.sr_picture`, as srlab-eval would have saved it.
+    """
     import wandb
 
     if saved.is_file():
         return wandb.Image(str(saved))
-    rec = prepare_pair(rec, scale)
-    assert rec.lr is not None  # prepare_pair makes the LR of a record without one
-    with torch.inference_mode():
-        sr = model(to_float(rec.lr).unsqueeze(0).to(model.device), scale).clamp(0, 1)[0]
-    return wandb.Image(sr.permute(1, 2, 0).float().cpu().numpy())
+    picture = sr_picture(model, rec, scale, y_channel, grey_files, tile)
+    array = picture.permute(1, 2, 0).float().numpy()
+    return wandb.Image(array[..., 0] if array.shape[-1] == 1 else array)
 
 
 def results_table(
@@ -281,11 +253,15 @@ def results_table(
     sets: dict[str, dict[int, list[ImageRecord]]],
     out_dir: Path,
     n_images: int,
+    y_channel: bool = True,
+    grey_files: str = "grey",
+    tile: int | None = None,
 ) -> Any:
     """A ``wandb.Table``: one row per (set, scale, image).
 
     Each row has the image's PSNR/SSIM, the bicubic ones, and the SR picture for the first
-    ``n_images`` of each set and scale (else empty).
+    ``n_images`` of each set and scale (else empty); ``y_channel``, ``grey_files`` and ``tile``
+    are the evaluation's, for pictures made again.
     """
     import wandb
 
@@ -298,8 +274,10 @@ def results_table(
         for i, row in enumerate(r["images"]):
             picture = None
             if i < n_images:
-                saved = out_dir / "sr" / key / f"{row['name'].replace('/', '_')}.png"
-                picture = _sr_picture(model, sets[base][scale][i], scale, saved)
+                saved = sr_picture_path(out_dir, key, row["name"])
+                picture = _sr_picture(
+                    model, sets[base][scale][i], scale, saved, y_channel, grey_files, tile
+                )
             values = {"set": base, "image": row["name"], "scale": scale, **row}
             table.add_data(*[values.get(c) for c in columns], picture)
     return table
@@ -323,10 +301,8 @@ def _log_to_dashboards(
     from hydra.utils import instantiate
 
     scales = sorted({int(r["scale"]) for r in results["sets"].values()})
-    colour = results["protocol"]["colour"] == "y-bt601"
-    add_wandb_tags(
-        cfg, protocol_tags(model, scales=scales, y_channel=colour)
-    )  # espcn, x3, y-bt601, ...
+    # espcn, x3, y-bt601, ...
+    add_wandb_tags(cfg, protocol_tags(model, scales=scales, colour=results["protocol"]["colour"]))
     loggers = []
     for c in cfg.logger.values():
         if c is None or "_target_" not in c:
@@ -349,7 +325,14 @@ def _log_to_dashboards(
             lg.experiment.log(
                 {
                     "test/results": results_table(
-                        results, model, sets, out_dir, int(cfg.get("wandb_images", 4))
+                        results,
+                        model,
+                        sets,
+                        out_dir,
+                        int(cfg.get("wandb_images", 4)),
+                        y_channel=bool(cfg.get("y_channel", True)),
+                        grey_files=str(cfg.get("grey_files", "grey")),
+                        tile=check_tile(cfg.get("tile")),
                     )
                 }
             )

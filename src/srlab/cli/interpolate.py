@@ -3,11 +3,12 @@
 ``theta = (1 - alpha) * theta_PSNR + alpha * theta_GAN`` for every floating-point tensor of the
 generator (alpha 0: the PSNR model, 1: the GAN model, exactly); integer buffers (BN's
 ``num_batches_tracked``) are taken from the nearer end. The two checkpoints must hold the same
-network (same ``_target_`` and arguments), e.g. ``experiment=esrnet_x4`` and its GAN stage
-``experiment=esrgan_x4``. The output is a generator-only checkpoint for ``srlab.load_model``,
-``srlab-eval`` and ``srlab-upscale`` (no discriminator or optimizer state: it does not resume
-training), written to a temporary name and renamed. The blend itself is
-:func:`srlab.models.interpolation.interpolate_checkpoints`.
+network (same class and arguments; an old checkpoint's renamed arguments count under their new
+names), e.g. ``experiment=esrnet_x4`` and its GAN stage ``experiment=esrgan_x4``. The output
+is a generator-only checkpoint for ``srlab.load_model``, ``srlab-eval`` and ``srlab-upscale`` (no
+discriminator or optimizer state: it does not resume training), written to a temporary name and
+renamed. The blend, the check and the writing are
+:func:`srlab.models.interpolation.interpolate_checkpoints`'s.
 
     srlab-interp --psnr esrnet/best.ckpt --gan esrgan/last.ckpt --alpha 0.8 --out interp.ckpt
 """
@@ -18,9 +19,6 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
-from ..data.io import atomic_path
 from ..errors import SRLabError
 from ..models.interpolation import interpolate_checkpoints
 from .common import report_user_errors
@@ -55,9 +53,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not 0.0 <= args.alpha <= 1.0:
         raise SRLabError(f"--alpha must be in [0, 1], got {args.alpha}")
     out = Path(args.out)
-    ckpt = interpolate_checkpoints(args.psnr, args.gan, args.alpha)
-    with atomic_path(out) as tmp:
-        torch.save(ckpt, tmp)
+    interpolate_checkpoints(args.psnr, args.gan, args.alpha, out=out)
     blend = f"{1 - args.alpha:g} x {args.psnr} + {args.alpha:g} x {args.gan}"
     print(f"wrote {out} (alpha {args.alpha}: {blend})")
 

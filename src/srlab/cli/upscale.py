@@ -22,6 +22,8 @@ Formats and bit depth: the EXIF orientation is applied before upscaling. Outputs
 16-bit greyscale PNG, and a 16-bit TIFF gives a 16-bit RGB TIFF (``.tif``). Pillow cannot
 decode 16-bit *colour* PNGs at full depth (it reduces them to 8 bits), so those give 8-bit PNGs
 (:func:`srlab.data.io.read_image_full_depth` and :func:`~srlab.data.io.write_image_like`).
+
+The work is :func:`srlab.inference.upscale_files`'s; this command parses, calls it and reports.
 """
 
 from __future__ import annotations
@@ -30,47 +32,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from ..core.tiling import DEFAULT_CONTEXT, DEFAULT_OVERLAP
-from ..data.io import (
-    ImageInfo,
-    collect_images,
-    is_16bit_tiff,
-    read_image_full_depth,
-    write_image_like,
-)
 from ..errors import SRLabError
-from ..inference import sr_forward
+from ..inference import collect_inputs, upscale_files
 from ..models.checkpoint import load_model
 from ..speed import resolve_device
 from .common import report_user_errors
 
-__all__ = ["collect_inputs", "output_path", "main", "run"]
-
-
-def collect_inputs(inputs: list[str]) -> list[Path]:
-    """The image files of ``inputs`` (files, folders searched recursively), in order.
-
-    Raises:
-        SRLabError: an input is missing or not an image, or two would be written under one name
-            (the same stem).
-    """
-    files = collect_images(inputs)
-    stems: dict[str, Path] = {}
-    for f in files:
-        if f.stem in stems:
-            raise SRLabError(
-                f"two inputs would both be written as {f.stem}: {stems[f.stem]} and {f}"
-            )
-        stems[f.stem] = f
-    return files
-
-
-def output_path(out_dir: Path, src: Path, info: ImageInfo | None = None) -> Path:
-    """Where the SR image of ``src`` goes: ``<stem>.png`` (``.tif`` for 16-bit TIFF inputs)."""
-    suffix = info.suffix if info is not None else (".tif" if is_16bit_tiff(src) else ".png")
-    return out_dir / f"{src.stem}{suffix}"
+__all__ = ["main", "run"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -139,36 +108,25 @@ def run(argv: list[str] | None = None) -> list[Path]:
     release = getattr(model, "release_info", None)
     if release:  # a published model file: say what it was read as
         print(f"{args.ckpt}: {release['name']}", file=sys.stderr)
-    scale = model.scale if args.scale is None else args.scale
-    if scale not in model.scales:
-        served = ", ".join(f"x{s}" for s in model.scales)
-        raise SRLabError(f"the checkpoint {args.ckpt} upscales {served}, not x{scale}")
+    scale = model.check_scale(args.scale)
     out_dir = Path(args.out)
-    written, skipped = [], []
     from rich.progress import Progress
 
-    with Progress(transient=not sys.stderr.isatty()) as bar, torch.inference_mode():
+    with Progress(transient=not sys.stderr.isatty()) as bar:
         task = bar.add_task("upscaling", total=len(files))
-        for f in files:
-            bar.update(task, description=f.name)
-            if not args.overwrite and output_path(out_dir, f).exists():
-                skipped.append(f)
-                bar.advance(task)
-                continue
-            lr, info = read_image_full_depth(f)
-            sr = sr_forward(
-                model,
-                lr.unsqueeze(0).to(device),
-                scale,
-                tile=args.tile,
-                overlap=args.overlap,
-                context=args.context,
-                max_memory=args.max_memory,
-                ensemble=args.self_ensemble,
-                out_device="cpu",
-            )[0].clamp_(0, 1)
-            written.append(write_image_like(output_path(out_dir, f, info), sr, info))
-            bar.advance(task)
+        written, skipped = upscale_files(
+            model,
+            files,
+            out_dir,
+            scale,
+            tile=args.tile,
+            overlap=args.overlap,
+            context=args.context,
+            max_memory=args.max_memory,
+            self_ensemble=args.self_ensemble,
+            overwrite=args.overwrite,
+            progress=lambda f: bar.update(task, advance=1, description=f.name),
+        )
     done = f" (skipped {len(skipped)} already done; --overwrite redoes them)" if skipped else ""
     print(f"wrote {len(written)} image(s) at x{scale} to {out_dir}{done}")
     return written

@@ -94,7 +94,7 @@ def _fmt(n: float, unit: str) -> str:
 
 def zoo_markdown(table: dict[str, dict[str, Any]], scales: tuple[int, ...] = (2, 3, 4)) -> str:
     """The table as Markdown: one row per config; params and MACs at each scale."""
-    # export: srlab-export formats (tests/serve/test_export.py exports every config and checks
+    # export: srlab-export formats (tests/test_export.py exports every config and checks
     # parity); a network that cannot be exported is listed in srlab.export.EXPORT_LIMITS
     from ..export import EXPORT_LIMITS
 

@@ -1,5 +1,7 @@
-"""LightningModules. They receive built objects (net, loss, optimizer factory) and never name a
-concrete architecture.
+"""LightningModules, and rebuilding them from checkpoints.
+
+They receive built objects (net, loss, optimizer factory) and never name a concrete
+architecture.
 """
 
 from .checkpoint import load_model, load_net_weights, read_checkpoint

@@ -1,5 +1,7 @@
-"""Reusing checkpoints: rebuild a model from a checkpoint alone, or initialise a new run's network
-from another run's weights (e.g. x2 weights for an x4 run).
+"""Reusing checkpoints and published release files.
+
+Rebuild a model from a checkpoint alone, or initialise a new run's network from another run's
+weights (e.g. x2 weights for an x4 run).
 
 Loading is safe: files are read with ``torch.load(weights_only=True)`` (plus the few plain data
 types of :func:`srlab.published.readers.checkpoint_safe_globals`), so a crafted file cannot run
@@ -17,7 +19,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -25,6 +27,9 @@ from torch import nn
 from ..errors import SRLabError
 from ..utils import build_from_spec, check_spec, upgrade_spec
 from .sr_module import SRModule
+
+if TYPE_CHECKING:
+    from ..published import Release
 
 __all__ = [
     "read_checkpoint",
@@ -37,9 +42,10 @@ __all__ = [
 ]
 
 
-def is_release_file(path: str | os.PathLike) -> bool:
-    """A published model file (by its suffix, :data:`srlab.published.RELEASE_SUFFIXES`), not a
-    ``.ckpt`` of srlab-train.
+def is_release_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a published model file rather than a ``.ckpt`` of srlab-train.
+
+    Decided by the suffix alone (:data:`srlab.published.RELEASE_SUFFIXES`); the file is not read.
     """
     from ..published import RELEASE_SUFFIXES
 
@@ -69,10 +75,11 @@ def _plain(obj: Any) -> Any:
 
 
 def _check_specs(ckpt: dict[str, Any], path: Path) -> None:
-    """The generator's network description names an srlab network (nothing is built here:
-    resume and init_from never build it, but they must not pass a foreign one on). The
-    discriminator's description is never rebuilt from a checkpoint; :func:`build_from_spec`
-    refuses a foreign one if anything ever tries.
+    """Check that the generator's network description names an srlab network.
+
+    Nothing is built here: resume and init_from never build it, but they must not pass a
+    foreign one on. The discriminator's description is never rebuilt from a checkpoint;
+    :func:`build_from_spec` refuses a foreign one if anything ever tries.
     """
     meta = ckpt.get("srlab")
     hp = ckpt.get("hyper_parameters")
@@ -86,13 +93,19 @@ def _check_specs(ckpt: dict[str, Any], path: Path) -> None:
             check_spec(spec, f"{path}: the network description ({where})")
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load an srlab/Lightning checkpoint on the CPU, safely and with a clear error for a missing,
-    corrupt, foreign or unsafe file.
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load an srlab/Lightning checkpoint on the CPU, safely.
 
     The file is read with ``torch.load(weights_only=True)``; its hyper-parameters and srlab
     metadata come back as plain containers, and every network description in it must name an
-    srlab network (checked, not built).
+    srlab network (checked, not built). A missing, corrupt, foreign or unsafe file gets a clear
+    error.
+
+    Args:
+        path: the ``.ckpt`` file.
+
+    Returns:
+        the checkpoint dictionary (``state_dict``, ``hyper_parameters``, ``srlab``, ...).
 
     Raises:
         SRLabError: one sentence naming the file's problem.
@@ -111,7 +124,8 @@ def _validated(ckpt: Any, path: Path) -> dict[str, Any]:
         raise SRLabError(f"{path} is not a Lightning checkpoint (no state_dict)")
     if not isinstance(ckpt["state_dict"], dict):
         raise SRLabError(
-            f"{path}: its state_dict is a {type(ckpt['state_dict']).__name__}, not a mapping of tensors"
+            f"{path}: its state_dict is a {type(ckpt['state_dict']).__name__}, "
+            "not a mapping of tensors"
         )
     for key in ("srlab", "hyper_parameters", "datamodule_hyper_parameters"):
         if key in ckpt:
@@ -125,19 +139,21 @@ def net_state_dict(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
     return {k[4:]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
 
 
-def _release_or_checkpoint(path: Path, net: str | None) -> tuple[Any, dict[str, Any] | None]:
-    """``(release, None)`` for a release file, ``(None, checkpoint)`` for an srlab checkpoint
-    (also one saved under a ``.pt``/``.pth`` name).
+def _release_or_checkpoint(path: Path, net: str | None) -> Release | dict[str, Any]:
+    """The :class:`~srlab.published.Release` a release file holds, or an srlab checkpoint.
+
+    An srlab checkpoint saved under a release suffix (``.pt``/``.pth``) is recognised too and
+    comes back as the checkpoint dictionary.
     """
     if not is_release_file(path):
-        return None, read_checkpoint(path)
+        return read_checkpoint(path)
     from ..published import load_release
     from ..published.readers import TrainingCheckpoint
 
     try:
-        return load_release(path, net), None
+        return load_release(path, net)
     except TrainingCheckpoint as found:
-        return None, _validated(found.checkpoint, path)
+        return _validated(found.checkpoint, path)
 
 
 def _module_from_checkpoint(ckpt: dict[str, Any], path: Path) -> SRModule:
@@ -168,12 +184,13 @@ def _module_from_checkpoint(ckpt: dict[str, Any], path: Path) -> SRModule:
     except RuntimeError as e:
         lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
         raise SRLabError(
-            f"{path}: the weights do not fit its network {cls.__name__} ({lines[1] if len(lines) > 1 else lines[0]})"
+            f"{path}: the weights do not fit its network {cls.__name__} "
+            f"({lines[1] if len(lines) > 1 else lines[0]})"
         ) from None
     return model
 
 
-def _module_from_release(release: Any) -> SRModule:
+def _module_from_release(release: Release) -> SRModule:
     """The paper's protocol for a published network: Y-channel metrics, border crop = scale."""
     model = SRModule(release.net, net_spec=release.spec, crop_border=None, metric_y_channel=True)
     model.release_info = {"name": release.name, "arch": release.arch, "notes": list(release.notes)}
@@ -181,10 +198,11 @@ def _module_from_release(release: Any) -> SRModule:
 
 
 def load_model(
-    path: str | os.PathLike, map_location: str | torch.device = "cpu", net: str | None = None
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu", net: str | None = None
 ) -> SRModule:
-    """Rebuild an :class:`SRModule` (network + protocol, no loss/optimizer) from a checkpoint of
-    srlab-train or from a published release file, in eval mode.
+    """Rebuild an :class:`SRModule` (network + protocol, no loss/optimizer), in eval mode.
+
+    The source is a checkpoint of srlab-train or a published release file.
 
     Args:
         path: an srlab ``.ckpt``, or a release (``.pth``, ``.pt``, ``.safetensors``, ``.mat``,
@@ -195,6 +213,10 @@ def load_model(
             :func:`srlab.published.known_archs`) when the file is ambiguous; ignored for an srlab
             checkpoint, which names its network itself.
 
+    Returns:
+        the model on ``map_location``, in eval mode; one built from a release carries
+        ``release_info`` (``name``, ``arch``, ``notes``: what the file was recognised as).
+
     Raises:
         SRLabError: one sentence naming the file's problem (a :class:`srlab.published.ReleaseError`
             for a release that no architecture recognises, naming what was found and tried).
@@ -203,36 +225,41 @@ def load_model(
         ``model = srlab.load_model("outputs/.../checkpoints/best.ckpt")``
     """
     path = Path(path)
-    release, ckpt = _release_or_checkpoint(path, net)
+    source = _release_or_checkpoint(path, net)
     model = (
-        _module_from_release(release)
-        if release is not None
-        else _module_from_checkpoint(ckpt, path)
+        _module_from_checkpoint(source, path)
+        if isinstance(source, dict)
+        else _module_from_release(source)
     )
     return model.to(map_location).eval()
 
 
 def load_net_weights(
-    net: nn.Module, path: str | os.PathLike, release_net: str | None = None
+    net: nn.Module, path: str | os.PathLike[str], release_net: str | None = None
 ) -> tuple[list[str], list[str]]:
-    """Initialise ``net`` from the generator weights of a checkpoint or a release file, weights
-    only.
+    """Initialise ``net`` from the generator weights of a checkpoint or a release file.
 
-    Tensors whose name or shape does not match (e.g. the x2 upsampler tail in an x4 network)
-    are skipped with a warning. Returns ``(loaded, skipped)`` names.
+    Weights only. Tensors whose name or shape does not match (e.g. the x2 upsampler tail in an
+    x4 network) are skipped with a warning.
 
     Args:
         net: the network to initialise (in place).
         path: an srlab ``.ckpt`` or a published release file (see :func:`load_model`); a release
             is recognised and converted to its srlab network first, whose weights are copied.
         release_net: for a release, force its architecture (``init_from_net=`` of srlab-train).
+
+    Returns:
+        ``(loaded, skipped)``: the names of the tensors copied and of those that did not fit.
+
+    Raises:
+        SRLabError: the file holds no generator weights, or none of them fits ``net``.
     """
     path = Path(path)
-    release, ckpt = _release_or_checkpoint(path, release_net)
-    if release is not None:
-        source = {k: v.detach().clone() for k, v in release.net.state_dict().items()}
+    found = _release_or_checkpoint(path, release_net)
+    if isinstance(found, dict):
+        source = net_state_dict(found)
     else:
-        source = net_state_dict(ckpt)
+        source = {k: v.detach().clone() for k, v in found.net.state_dict().items()}
     if not source:
         raise SRLabError(f"{path} holds no generator weights (no 'net.*' tensors)")
     target = net.state_dict()
@@ -250,9 +277,10 @@ def load_net_weights(
         raise SRLabError(f"no tensor of {path} fits this network: is it the same architecture?")
     if skipped or missing:
         warnings.warn(
-            f"init from {path}: loaded {len(loaded)} tensors; skipped {len(skipped)} that do not fit "
-            f"({', '.join(skipped[:6])}{'...' if len(skipped) > 6 else ''}); "
-            f"{len(missing)} left at their initial values ({', '.join(missing[:6])}{'...' if len(missing) > 6 else ''})",
+            f"init from {path}: loaded {len(loaded)} tensors; skipped {len(skipped)} that do "
+            f"not fit ({', '.join(skipped[:6])}{'...' if len(skipped) > 6 else ''}); "
+            f"{len(missing)} left at their initial values "
+            f"({', '.join(missing[:6])}{'...' if len(missing) > 6 else ''})",
             stacklevel=2,
         )
     return loaded, skipped
@@ -260,7 +288,9 @@ def load_net_weights(
 
 @contextlib.contextmanager
 def safe_checkpoint_loading() -> Iterator[None]:
-    """While active, ``torch.load(weights_only=True)`` also accepts the plain data types of
+    """Let ``torch.load(weights_only=True)`` read srlab checkpoints while active.
+
+    Inside the context it also accepts the plain data types of
     :func:`srlab.published.readers.checkpoint_safe_globals` (for Lightning's own loading).
     """
     from ..published.readers import allowing, checkpoint_safe_globals
@@ -270,7 +300,10 @@ def safe_checkpoint_loading() -> Iterator[None]:
 
 
 def safe_fit(
-    trainer: Any, model: Any, datamodule: Any = None, ckpt_path: str | os.PathLike | None = None
+    trainer: Any,
+    model: Any,
+    datamodule: Any = None,
+    ckpt_path: str | os.PathLike[str] | None = None,
 ) -> None:
     """``trainer.fit(model, datamodule=..., ckpt_path=...)``, resuming safely.
 
@@ -282,8 +315,8 @@ def safe_fit(
         p = Path(ckpt_path)
         if is_release_file(p) and p.suffix.lower() not in (".pt", ".pth"):
             raise SRLabError(
-                f"ckpt_path={p} is a published model file: resuming needs a checkpoint of srlab-train "
-                "(use init_from= to start a run from a release's weights)"
+                f"ckpt_path={p} is a published model file: resuming needs a checkpoint of "
+                "srlab-train (use init_from= to start a run from a release's weights)"
             )
         from ..published.readers import checkpoint_safe_globals, safe_torch_load
 

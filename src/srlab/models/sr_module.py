@@ -71,6 +71,10 @@ class SRModule(pl.LightningModule):
     and the metrics are reduced over the ranks: ``val/psnr`` is the mean over all images.
     """
 
+    #: what a model rebuilt from a published release file was recognised as (``name``, ``arch``,
+    #: ``notes``), set by :func:`srlab.models.checkpoint.load_model`; absent on other models
+    release_info: dict[str, Any]
+
     def __init__(
         self,
         net: nn.Module,
@@ -301,21 +305,27 @@ class SRModule(pl.LightningModule):
         return bool(pad.all()) if isinstance(pad, Tensor) else bool(pad)
 
     def eval_sr(
-        self, lr: Tensor, scale: int | None = None, ensemble: bool = False, grey: bool = False
+        self,
+        lr: Tensor,
+        scale: int | None = None,
+        ensemble: bool = False,
+        grey: bool = False,
+        tile: int | None = None,
     ) -> Tensor:
         """SR of an evaluation batch, clamped to [0, 1].
 
         Args:
             lr: ``(B, 3, h, w)`` RGB LR batch.
             scale: the scale (default: the network's).
-            ensemble: with the x8 self-ensemble.
+            ensemble: with the x8 self-ensemble (inside each tile when tiled).
             grey: the batch holds grey files (:meth:`is_grey`): fed by the grey-file rule
                 (:meth:`srlab.core.rules.InputRules.grey_super_resolve`); a Y network then
                 returns ``(B, 1, H, W)`` grey.
-
-        Whole images, or in tiles of ``val_tile`` LR pixels.
+            tile: run in overlapping tiles of this many LR pixels (the seam-free
+                :func:`srlab.core.tiling.tiled_forward`; the overlap shrinks below half a
+                small tile); default: ``val_tile``, and whole images when that is ``None``.
         """
-        tile = self.val_tile
+        tile = self.val_tile if tile is None else int(tile)
 
         def sr(x: Tensor, s: int) -> Tensor:
             if tile is None:

@@ -73,6 +73,10 @@ def resolve_arch(name: str) -> str:
 
     Raises:
         ReleaseError: no architecture has that name (the message lists the known ones).
+
+    Example:
+        >>> resolve_arch("MS-LapSRN"), resolve_arch("CARN-M")
+        ('mslapsrn', 'carn_m')
     """
     by_folded = {_folded(a): a for a in known_archs()}
     arch = by_folded.get(_folded(str(name)))
@@ -81,7 +85,7 @@ def resolve_arch(name: str) -> str:
     return arch
 
 
-def read_release(path: str | os.PathLike) -> RawRelease:
+def read_release(path: str | os.PathLike[str]) -> RawRelease:
     """Read a release file into a :class:`RawRelease` (format chosen by the suffix)."""
     p = Path(path)
     if p.is_dir():
@@ -98,7 +102,7 @@ def read_release(path: str | os.PathLike) -> RawRelease:
     return getattr(module, reader[1])(p)
 
 
-def load_release(path: str | os.PathLike, net: str | None = None) -> Release:
+def load_release(path: str | os.PathLike[str], net: str | None = None) -> Release:
     """Load a published model file as an srlab network.
 
     Args:
@@ -117,7 +121,7 @@ def load_release(path: str | os.PathLike, net: str | None = None) -> Release:
         net = resolve_arch(net)
     raw = read_release(path)
     _load_recognisers()
-    tried = []
+    tried: list[str] = []
     for entry in RECOGNISERS:
         if raw.format not in entry.formats or (net is not None and entry.arch != net):
             continue

@@ -1,6 +1,8 @@
-"""The shared machinery of the release importers: what a reader returns, what a recogniser
-returns, the tensor ledger that proves every released tensor was used exactly once, and the
-registry the dispatcher (:func:`srlab.published.load_release`) walks.
+"""The shared machinery of the release importers.
+
+What a reader returns, what a recogniser returns, the tensor ledger that proves every released
+tensor was used exactly once, and the registry the dispatcher
+(:func:`srlab.published.load_release`) walks.
 
 Layout of the package (one owner per file):
 
@@ -112,8 +114,14 @@ RECOGNISERS: list[_Entry] = []
 
 
 def recogniser(arch: str, formats: Iterable[str]) -> Callable[[Recogniser], Recogniser]:
-    """Register ``fn`` as the recogniser of architecture ``arch`` (the name ``--net`` takes) for
-    the given file formats.
+    """Decorator registering a recogniser of architecture ``arch`` for some file formats.
+
+    Args:
+        arch: the architecture's registry key (the name ``--net`` takes).
+        formats: the :attr:`RawRelease.format` values the recogniser reads.
+
+    Returns:
+        a decorator that appends the function to :data:`RECOGNISERS` and returns it unchanged.
     """
 
     def register(fn: Recogniser) -> Recogniser:
@@ -137,9 +145,22 @@ class TensorLedger:
         self._used: set[str] = set()
 
     def has(self, name: str) -> bool:
+        """Whether the release holds a tensor called ``name`` (taken or not)."""
         return name in self._left or name in self._used
 
     def take(self, name: str, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        """Hand out the tensor ``name`` and mark it used.
+
+        Args:
+            name: the tensor's name in the release.
+            shape: the shape it must have, checked when given.
+
+        Returns:
+            the tensor, as the reader stored it.
+
+        Raises:
+            ReleaseError: the tensor is missing, was already taken, or has another shape.
+        """
         if name in self._used:
             raise ReleaseError(f"{self.raw.path}: tensor {name!r} would be used twice")
         if name not in self._left:
@@ -148,11 +169,17 @@ class TensorLedger:
         self._used.add(name)
         if shape is not None and tuple(t.shape) != tuple(shape):
             raise ReleaseError(
-                f"{self.raw.path}: tensor {name!r} has shape {tuple(t.shape)}, expected {tuple(shape)}"
+                f"{self.raw.path}: tensor {name!r} has shape {tuple(t.shape)}, "
+                f"expected {tuple(shape)}"
             )
         return t
 
     def finish(self) -> None:
+        """Check that every tensor of the release was taken.
+
+        Raises:
+            ReleaseError: some tensors were never taken (the message names the first six).
+        """
         if self._left:
             names = ", ".join(list(self._left)[:6]) + ("..." if len(self._left) > 6 else "")
             raise ReleaseError(
@@ -178,6 +205,10 @@ def scale_from_name(path: str | os.PathLike[str]) -> int | None:
 
     ``x2.mat``, ``FSRCNN_x3.mat`` and ``carn_4x.pth`` state 2, 3 and 4; ``None`` when the name
     states none.
+
+    Example:
+        >>> [scale_from_name(n) for n in ("x2.mat", "FSRCNN_x3.mat", "carn_4x.pth", "edsr.pt")]
+        [2, 3, 4, None]
     """
     name = Path(path).name.lower()
     m = re.search(r"(?:^|[^a-z0-9])x([2-8])(?![0-9])", name)

@@ -1,7 +1,7 @@
-"""MATLAB releases: the ``.mat`` reader (scipy.io, no MATLAB) and the recognisers of the
-MatConvNet / plain-MATLAB releases of the classic networks.
+"""MATLAB releases: the ``.mat`` reader (scipy.io, no MATLAB) and their recognisers.
 
-Layouts :func:`read_mat` understands (``RawRelease.meta["layout"]``):
+The recognisers read the MatConvNet / plain-MATLAB releases of the classic networks. Layouts
+:func:`read_mat` understands (``RawRelease.meta["layout"]``):
 
 - ``"dagnn"``: a MatConvNet DagNN saved with ``net = dag.saveobj()``: a struct ``net`` with
   ``layers`` (name, type, inputs, outputs, params, block) and ``params`` (name, value). The
@@ -36,9 +36,9 @@ Recognised releases:
 - ``vdsr``: MATLAB VDSR cells ``model.weight{i}``/``model.bias{i}`` (huangzehao/caffe-vdsr
   ``Test/VDSR_Official.mat``, run by ``vl_nnconv`` with pad 1) and 20-conv SimpleNN files.
 
-LapSRN/MS-LapSRN/VDSR/SRCNN/FSRCNN take MATLAB's ``rgb2ycbcr`` Y of a double image, i.e. BT.601 Y in
-[16, 235]/255: the same as srlab's :func:`srlab.core.color.rgb_to_y`, so no range conversion is
-needed for them.
+LapSRN/MS-LapSRN/VDSR/SRCNN/FSRCNN take MATLAB's ``rgb2ycbcr`` Y of a double image, i.e.
+BT.601 Y in [16, 235]/255: the same as srlab's :func:`srlab.core.color.rgb_to_y`, so no range
+conversion is needed for them.
 """
 
 from __future__ import annotations
@@ -48,23 +48,54 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, TypedDict, TypeGuard
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import Tensor, nn
+from typing_extensions import NotRequired
 
 from .core import RawRelease, Release, ReleaseError, TensorLedger, recogniser, scale_from_name
 
-__all__ = ["read_mat", "mat_filter", "ParamFiller"]
+__all__ = ["read_mat", "mat_filter", "ParamFiller", "MatLayer", "ConvLayer"]
+
+#: the layers :meth:`ParamFiller.conv` fills: a convolution or a transposed convolution
+ConvLayer: TypeAlias = nn.Conv2d | nn.ConvTranspose2d
+
+#: a layer-option rule of :func:`_check_blocks`: (layer-name regex, layer type, block key,
+#: expected value)
+_BlockRule: TypeAlias = tuple[str, str, str, list[float]]
+
+
+class MatLayer(TypedDict):
+    """One layer of a MatConvNet network, as :func:`read_mat` keeps it in ``meta["layers"]``.
+
+    Attributes:
+        name: the layer's name (SimpleNN layers without one are named ``layer<i>``).
+        type: its MatConvNet type (``"dagnn.Conv"``, ``"conv"``, ...; ``""`` when absent).
+        params: the names of its tensors in :attr:`RawRelease.tensors`.
+        block: its options (``pad``, ``stride``, ``crop``, ``leak``, ...) as scipy.io read them.
+        inputs: the variables it reads (DagNN only).
+        outputs: the variables it writes (DagNN only).
+    """
+
+    name: str
+    type: str
+    params: list[str]
+    block: dict[str, Any]
+    inputs: NotRequired[list[str]]
+    outputs: NotRequired[list[str]]
 
 
 # ----------------------------------------------------------------------------- reading
 
 
 def _to_py(x: Any) -> Any:
-    """scipy.io's MATLAB values to Python: structs -> dict (struct arrays -> list of dicts),
-    cells -> list, char arrays -> str, numeric arrays kept (MATLAB shape).
+    """Convert scipy.io's MATLAB values to Python values.
+
+    Structs become dicts (struct arrays lists of dicts), cells lists, char arrays str; numeric
+    arrays are kept as they are (MATLAB shape).
     """
     if isinstance(x, np.ndarray):
         if x.dtype.names:
@@ -77,7 +108,7 @@ def _to_py(x: Any) -> Any:
     return x
 
 
-def _as_list(x: Any) -> list:
+def _as_list(x: Any) -> list[Any]:
     if x is None:
         return []
     if isinstance(x, list):
@@ -89,11 +120,11 @@ def _as_list(x: Any) -> list:
     return [x]
 
 
-def _is_numeric(x: Any) -> bool:
+def _is_numeric(x: Any) -> TypeGuard[npt.NDArray[Any]]:
     return isinstance(x, np.ndarray) and x.dtype.kind in "fiub" and x.size > 0
 
 
-def _tensor(x: np.ndarray) -> Tensor:
+def _tensor(x: npt.NDArray[Any]) -> Tensor:
     return torch.from_numpy(np.array(x, dtype=np.float32, order="C"))
 
 
@@ -104,8 +135,20 @@ def _block_value(block: Any, key: str) -> Any:
     return v
 
 
-def read_mat(path: str | os.PathLike) -> RawRelease:
-    """Read a MATLAB ``.mat`` release (v5/v7 files; scipy.io) into a :class:`RawRelease`."""
+def read_mat(path: str | os.PathLike[str]) -> RawRelease:
+    """Read a MATLAB ``.mat`` release (v5/v7 files; scipy.io) into a :class:`RawRelease`.
+
+    Args:
+        path: the ``.mat`` file.
+
+    Returns:
+        its tensors in MATLAB layout, format ``"matconvnet"``; ``meta["layout"]`` says which
+        layout (``"dagnn"``, ``"simplenn"``, ``"plain"``) was read, ``meta["layers"]`` holds
+        the :class:`MatLayer` list of a network.
+
+    Raises:
+        ReleaseError: the file is not a readable v5/v7 ``.mat`` file or holds no numbers.
+    """
     p = str(path)
     try:
         import scipy.io
@@ -115,11 +158,13 @@ def read_mat(path: str | os.PathLike) -> RawRelease:
         mat = scipy.io.loadmat(p, squeeze_me=False, struct_as_record=True)
     except NotImplementedError:
         raise ReleaseError(
-            f"{p}: MATLAB v7.3 (HDF5) .mat files are not supported; re-save it in MATLAB with save(name, '-v7')"
+            f"{p}: MATLAB v7.3 (HDF5) .mat files are not supported; "
+            "re-save it in MATLAB with save(name, '-v7')"
         ) from None
-    except Exception as e:  # scipy raises ValueError/TypeError/OSError/MatReadError on bad bytes
+    except Exception as e:  # noqa: BLE001 - any scipy.io error on bad bytes: the file is at fault
         raise ReleaseError(
-            f"{p}: not a readable MATLAB .mat file ({type(e).__name__}: {str(e).strip() or 'truncated'})"
+            f"{p}: not a readable MATLAB .mat file "
+            f"({type(e).__name__}: {str(e).strip() or 'truncated'})"
         ) from None
     variables = {k: _to_py(v) for k, v in mat.items() if not k.startswith("__")}
     net = variables.get("net")
@@ -132,7 +177,7 @@ def read_mat(path: str | os.PathLike) -> RawRelease:
     return _read_plain(p, variables)
 
 
-def _read_dagnn(path: str, net: dict) -> RawRelease:
+def _read_dagnn(path: str, net: dict[str, Any]) -> RawRelease:
     tensors: dict[str, Tensor] = {}
     for prm in _as_list(net["params"]):
         if not isinstance(prm, dict) or not isinstance(prm.get("name"), str):
@@ -143,18 +188,19 @@ def _read_dagnn(path: str, net: dict) -> RawRelease:
                 f"{path}: MatConvNet DagNN param {prm['name']!r} holds no numeric value"
             )
         tensors[prm["name"]] = _tensor(value)
-    layers = []
+    layers: list[MatLayer] = []
     for lay in _as_list(net["layers"]):
         if not isinstance(lay, dict) or not isinstance(lay.get("name"), str):
             raise ReleaseError(f"{path}: a MatConvNet DagNN layer has no name")
+        typ, block = lay.get("type"), lay.get("block")
         layers.append(
             {
                 "name": lay["name"],
-                "type": lay.get("type") if isinstance(lay.get("type"), str) else "",
+                "type": typ if isinstance(typ, str) else "",
                 "inputs": [s for s in _as_list(lay.get("inputs")) if isinstance(s, str)],
                 "outputs": [s for s in _as_list(lay.get("outputs")) if isinstance(s, str)],
                 "params": [s for s in _as_list(lay.get("params")) if isinstance(s, str)],
-                "block": lay.get("block") if isinstance(lay.get("block"), dict) else {},
+                "block": block if isinstance(block, dict) else {},
             }
         )
     return RawRelease(path, "matconvnet", tensors, {"layout": "dagnn", "layers": layers})
@@ -162,15 +208,12 @@ def _read_dagnn(path: str, net: dict) -> RawRelease:
 
 def _read_simplenn(path: str, layers_in: Any) -> RawRelease:
     tensors: dict[str, Tensor] = {}
-    layers = []
+    layers: list[MatLayer] = []
     for i, lay in enumerate(_as_list(layers_in)):
         if not isinstance(lay, dict):
             raise ReleaseError(f"{path}: MatConvNet SimpleNN layer {i + 1} is not a struct")
-        name = (
-            lay.get("name")
-            if isinstance(lay.get("name"), str) and lay.get("name")
-            else f"layer{i + 1}"
-        )
+        given = lay.get("name")
+        name = given if isinstance(given, str) and given else f"layer{i + 1}"
         params = []
         weights = [w for w in _as_list(lay.get("weights")) if _is_numeric(w)]
         for suffix, w in zip(("f", "b"), weights):
@@ -205,9 +248,14 @@ def _read_plain(path: str, variables: dict[str, Any]) -> RawRelease:
 
 
 def mat_filter(t: Tensor) -> Tensor:
-    """MatConvNet filter ``(H, W, a, b)`` (trailing singletons possibly dropped) -> ``(b, a, H, W)``:
-    PyTorch's ``Conv2d`` weight ``(out, in, H, W)`` for a conv filter ``(H, W, in, out)`` and
-    ``ConvTranspose2d`` weight ``(in, out, H, W)`` for a ``vl_nnconvt`` filter ``(H, W, out, in)``.
+    """Permute a MatConvNet filter ``(H, W, a, b)`` to ``(b, a, H, W)``.
+
+    That is PyTorch's ``Conv2d`` weight ``(out, in, H, W)`` for a conv filter ``(H, W, in, out)``
+    and ``ConvTranspose2d`` weight ``(in, out, H, W)`` for a ``vl_nnconvt`` filter
+    ``(H, W, out, in)``. Trailing singleton dimensions MATLAB dropped are added back first.
+
+    Raises:
+        ValueError: the filter has more than 4 dimensions.
     """
     if t.dim() > 4:
         raise ValueError(f"a MatConvNet filter has at most 4 dimensions, got {tuple(t.shape)}")
@@ -217,15 +265,26 @@ def mat_filter(t: Tensor) -> Tensor:
 
 
 def mat_dims(t: Tensor) -> tuple[int, int, int, int]:
-    """The 4 MATLAB dimensions of a filter whose trailing singletons MATLAB dropped."""
-    shape = tuple(t.shape) + (1,) * (4 - t.dim())
-    return shape  # type: ignore[return-value]
+    """The 4 MATLAB dimensions of a filter whose trailing singletons MATLAB dropped.
+
+    Raises:
+        ValueError: the filter has more than 4 dimensions.
+    """
+    if t.dim() > 4:
+        raise ValueError(f"a MatConvNet filter has at most 4 dimensions, got {tuple(t.shape)}")
+    h, w, a, b = (*t.shape, 1, 1, 1, 1)[:4]
+    return int(h), int(w), int(a), int(b)
 
 
 class ParamFiller:
-    """Copies release tensors into an srlab network's parameters and proves, at
-    :meth:`finish`, that every parameter of the network received one (the ledger proves the
-    converse: every tensor of the file was used).
+    """Copies release tensors into an srlab network's parameters.
+
+    :meth:`finish` proves that every parameter of the network received one (the
+    :class:`TensorLedger` proves the converse: every tensor of the file was used).
+
+    Args:
+        net: the srlab network to fill.
+        path: the release file (for messages).
     """
 
     def __init__(self, net: nn.Module, path: str) -> None:
@@ -234,16 +293,37 @@ class ParamFiller:
         self._done: set[int] = set()
 
     def set(self, param: Tensor, value: Tensor, what: str) -> None:
+        """Copy ``value`` into the parameter (or buffer) ``param`` and mark it filled.
+
+        Args:
+            param: a parameter or buffer of the network.
+            value: the release's tensor, already converted to srlab's layout.
+            what: how messages name the tensor.
+
+        Raises:
+            ReleaseError: the shapes differ.
+        """
         if tuple(param.shape) != tuple(value.shape):
             raise ReleaseError(
-                f"{self.path}: {what} has shape {tuple(value.shape)} after conversion where srlab's "
-                f"{type(self.net).__name__} needs {tuple(param.shape)}"
+                f"{self.path}: {what} has shape {tuple(value.shape)} after conversion "
+                f"where srlab's {type(self.net).__name__} needs {tuple(param.shape)}"
             )
         with torch.no_grad():
             param.copy_(value.to(param.dtype))
         self._done.add(id(param))
 
-    def conv(self, module: nn.Module, weight: Tensor, bias: Tensor | None, what: str) -> None:
+    def conv(self, module: ConvLayer, weight: Tensor, bias: Tensor | None, what: str) -> None:
+        """Fill a (transposed) convolution's weight and, when the release has one, its bias.
+
+        Args:
+            module: the srlab layer.
+            weight: the weight in PyTorch's layout.
+            bias: the bias (any shape holding one value per output channel), or ``None``.
+            what: how messages name the layer.
+
+        Raises:
+            ReleaseError: a shape differs, or the release has a bias the layer has not.
+        """
         self.set(module.weight, weight, f"{what} weight")
         if bias is not None:
             if module.bias is None:
@@ -251,11 +331,20 @@ class ParamFiller:
             self.set(module.bias, bias.reshape(-1), f"{what} bias")
 
     def finish(self) -> nn.Module:
+        """Check that every parameter was filled.
+
+        Returns:
+            the network, in eval mode.
+
+        Raises:
+            ReleaseError: some parameters received no value (the message names the first four).
+        """
         missing = [n for i, n in self._names.items() if i not in self._done]
         if missing:
             raise ReleaseError(
-                f"{self.path}: the file gives no value for {len(missing)} parameter(s) of srlab's "
-                f"{type(self.net).__name__} ({', '.join(missing[:4])}{'...' if len(missing) > 4 else ''})"
+                f"{self.path}: the file gives no value for {len(missing)} parameter(s) of "
+                f"srlab's {type(self.net).__name__} "
+                f"({', '.join(missing[:4])}{'...' if len(missing) > 4 else ''})"
             )
         return self.net.eval()
 
@@ -267,8 +356,23 @@ class ParamFiller:
         arch: str,
         notes: list[str] | None = None,
     ) -> Release:
-        """Both proofs (every tensor of the file used: ``led``; every parameter of the network
-        filled: this filler), then the :class:`Release` of the filled network.
+        """Run both proofs, then wrap the filled network as a :class:`Release`.
+
+        Every tensor of the file was used (``led.finish()``) and every parameter of the network
+        filled (:meth:`finish`).
+
+        Args:
+            led: the ledger the release's tensors were taken from.
+            spec: the network description (see :attr:`Release.spec`).
+            name: what the file was recognised as.
+            arch: the recogniser's registry key.
+            notes: the conversions applied.
+
+        Returns:
+            the :class:`Release` of the filled network (eval mode).
+
+        Raises:
+            ReleaseError: either proof fails.
         """
         led.finish()
         return Release(net=self.finish(), spec=spec, name=name, arch=arch, notes=list(notes or []))
@@ -280,21 +384,33 @@ def convs(module: nn.Module) -> list[nn.Conv2d]:
 
 
 def deconvs(module: nn.Module) -> list[nn.ConvTranspose2d]:
+    """The ``ConvTranspose2d`` layers of ``module`` in definition order."""
     return [m for m in module.modules() if isinstance(m, nn.ConvTranspose2d)]
 
 
-def _layer_map(raw: RawRelease) -> dict[str, dict]:
-    return {lay["name"]: lay for lay in raw.meta.get("layers", [])}
+def _layer_list(raw: RawRelease) -> list[MatLayer]:
+    layers: list[MatLayer] = raw.meta.get("layers", [])
+    return layers
 
 
-def _check_blocks(
-    raw: RawRelease, arch: str, rules: Iterable[tuple[str, str, str, list[float]]]
-) -> None:
+def _layer_map(raw: RawRelease) -> dict[str, MatLayer]:
+    return {lay["name"]: lay for lay in _layer_list(raw)}
+
+
+def _check_blocks(raw: RawRelease, arch: str, rules: Iterable[_BlockRule]) -> None:
     """Refuse a graph whose layer options srlab's network does not implement.
-    ``rules``: (layer-name regex, layer type, block key, expected value).
+
+    Args:
+        raw: the release (its ``meta["layers"]`` are checked).
+        arch: srlab's network, for messages.
+        rules: (layer-name regex, layer type, block key, expected value); a layer without the
+            key passes.
+
+    Raises:
+        ReleaseError: a matching layer has another value.
     """
     rules = list(rules)
-    for lay in raw.meta.get("layers", []):
+    for lay in _layer_list(raw):
         for pattern, typ, key, want in rules:
             if lay["type"] == typ and re.search(pattern, lay["name"]):
                 got = _block_value(lay["block"], key)
@@ -302,7 +418,8 @@ def _check_blocks(
                     continue
                 if len(got) != len(want) or any(abs(a - b) > 1e-6 for a, b in zip(got, want)):
                     raise ReleaseError(
-                        f"{raw.path}: layer {lay['name']!r} has {key} {got} where srlab's {arch} needs {want}"
+                        f"{raw.path}: layer {lay['name']!r} has {key} {got} "
+                        f"where srlab's {arch} needs {want}"
                     )
 
 
@@ -311,7 +428,7 @@ def _check_blocks(
 
 _LAP_CONV = re.compile(r"^level(\d+)_conv(\d+)_f$")
 #: block options srlab's LapSRN/MSLapSRN implement; a release with other values is refused
-_LAP_RULES = [
+_LAP_RULES: list[_BlockRule] = [
     (r"relu", "dagnn.ReLU", "leak", [0.2]),
     (r"upconv$", "dagnn.ConvTranspose", "crop", [0, 1, 0, 1]),
     (r"upconv$", "dagnn.ConvTranspose", "upsample", [2, 2]),
@@ -323,8 +440,10 @@ _LAP_RULES = [
 
 
 def _lapsrn_order(raw: RawRelease, levels: list[int]) -> list[int]:
-    """Level numbers from the first (x2) to the last pyramid level, from the image branch of
-    the DagNN graph (``level<k>_img_up`` takes the LR image, or the previous level's output).
+    """Order the LapSRN level numbers from the first (x2) to the last pyramid level.
+
+    The order comes from the image branch of the DagNN graph (``level<k>_img_up`` takes the LR
+    image, or the previous level's output).
     """
     layers = _layer_map(raw)
     if not layers:  # no graph: the official numbering (level1 = the output level)
@@ -384,7 +503,7 @@ def lapsrn_matconvnet(raw: RawRelease) -> Release | None:
     net = LapSRN(scale=scale, in_channels=in_ch, num_feat=num_feat, num_layer=depth)
     led, fill = TensorLedger(raw), ParamFiller(net, raw.path)
 
-    def conv(module: nn.Module, prefix: str, fname: str | None = None, bias: bool = True) -> None:
+    def conv(module: ConvLayer, prefix: str, fname: str | None = None, bias: bool = True) -> None:
         f = led.take(fname or f"{prefix}_f")
         b = led.take(f"{prefix}_b") if bias else None
         fill.conv(module, mat_filter(f), b, prefix)
@@ -396,13 +515,7 @@ def lapsrn_matconvnet(raw: RawRelease) -> Release | None:
             conv(level_convs[j], f"level{k}_conv{j + 1}")
         conv(deconvs(net.feature_levels[i])[0], f"level{k}_upconv")
         conv(convs(net.residual_levels[i])[0], f"level{k}_residual_conv")
-        conv(
-            deconvs(net.image_levels[i])[0]
-            if deconvs(net.image_levels[i])
-            else net.image_levels[i],
-            f"level{k}_img_up",
-            bias=False,
-        )
+        conv(deconvs(net.image_levels[i])[0], f"level{k}_img_up", bias=False)
     return fill.release(
         led,
         spec={
@@ -416,7 +529,8 @@ def lapsrn_matconvnet(raw: RawRelease) -> Release | None:
         arch="lapsrn",
         notes=[
             "MatConvNet filters permuted (H, W, in, out) -> (out, in, H, W)",
-            f"file levels {[f'level{k}' for k in order]} taken as pyramid levels 1..{len(order)} (x2 first)",
+            f"file levels {[f'level{k}' for k in order]} taken as pyramid levels "
+            f"1..{len(order)} (x2 first)",
         ],
     )
 
@@ -436,10 +550,11 @@ def mslapsrn_matconvnet(raw: RawRelease) -> Release | None:
     t = raw.tensors
     if not {"input_conv_f", "conv1_f", "upconv_f", "img_up_f", "residual_conv_f"} <= set(t):
         return None
-    layers = raw.meta.get("layers", [])
+    layers = _layer_list(raw)
     if not layers:
         raise ReleaseError(
-            f"{raw.path}: MS-LapSRN weights without the DagNN layer list: the recursion count R cannot be known"
+            f"{raw.path}: MS-LapSRN weights without the DagNN layer list: "
+            "the recursion count R cannot be known"
         )
     depth = len([k for k in t if re.fullmatch(r"conv\d+_f", k)])
     if sorted(t) != sorted(
@@ -469,7 +584,8 @@ def mslapsrn_matconvnet(raw: RawRelease) -> Release | None:
         )
         missing = sorted({f"conv{j}_{s}" for j in range(1, depth + 1) for s in "fb"} - set(t))
         raise ReleaseError(
-            f"{raw.path}: MS-LapSRN params do not match conv1..conv{depth} (extra {extra[:4]}, missing {missing[:4]})"
+            f"{raw.path}: MS-LapSRN params do not match conv1..conv{depth} "
+            f"(extra {extra[:4]}, missing {missing[:4]})"
         )
     scales = sorted({int(m.group(1)) for lay in layers if (m := _MS_PREFIX.match(lay["name"]))})
     if not scales or any(s not in (2, 4, 8) for s in scales):
@@ -490,7 +606,8 @@ def mslapsrn_matconvnet(raw: RawRelease) -> Release | None:
     skip = lm.get(f"x{top}SR_level1_R1_output")
     if skip is None or f"x{top}SR_input_conv" not in skip["inputs"]:
         raise ReleaseError(
-            f"{raw.path}: MS-LapSRN recursion output 'x{top}SR_level1_R1_output' does not add the level input"
+            f"{raw.path}: MS-LapSRN recursion output 'x{top}SR_level1_R1_output' "
+            "does not add the level input"
         )
     _check_blocks(raw, "MSLapSRN", _MS_RULES)
     first = mat_dims(t["input_conv_f"])
@@ -507,12 +624,12 @@ def mslapsrn_matconvnet(raw: RawRelease) -> Release | None:
     )
     led, fill = TensorLedger(raw), ParamFiller(net, raw.path)
 
-    def conv(module: nn.Module, prefix: str, bias: bool = True) -> None:
+    def conv(module: ConvLayer, prefix: str, bias: bool = True) -> None:
         f = led.take(f"{prefix}_f")
         b = led.take(f"{prefix}_b") if bias else None
         fill.conv(module, mat_filter(f), b, prefix)
 
-    conv(convs(net.conv_in)[0] if convs(net.conv_in) else net.conv_in, "input_conv")
+    conv(net.conv_in, "input_conv")
     block = convs(net.block)
     if len(block) != depth:
         raise ReleaseError(
@@ -522,11 +639,7 @@ def mslapsrn_matconvnet(raw: RawRelease) -> Release | None:
         conv(block[j], f"conv{j + 1}")
     conv(deconvs(net.feature_upsample)[0], "upconv")
     conv(convs(net.residual)[0], "residual_conv")
-    conv(
-        deconvs(net.image_upsample)[0] if deconvs(net.image_upsample) else net.image_upsample,
-        "img_up",
-        bias=False,
-    )
+    conv(net.image_upsample, "img_up", bias=False)
     n = sum(int(v.numel()) for v in raw.tensors.values())
     return fill.release(
         led,
@@ -538,7 +651,8 @@ def mslapsrn_matconvnet(raw: RawRelease) -> Release | None:
             "num_layer": depth,
             "num_recursion": recursions,
         },
-        name=f"MS-LapSRN D{depth}R{recursions} x{'/x'.join(map(str, scales))} (MatConvNet DagNN release, {n:,} parameters)",
+        name=f"MS-LapSRN D{depth}R{recursions} x{'/x'.join(map(str, scales))} "
+        f"(MatConvNet DagNN release, {n:,} parameters)",
         arch="mslapsrn",
         notes=[
             "MatConvNet filters permuted (H, W, in, out) -> (out, in, H, W)",
@@ -579,7 +693,8 @@ def srcnn_matlab(raw: RawRelease) -> Release | None:
         ok = False
     if not ok:
         raise ReleaseError(
-            f"{raw.path}: SRCNN weights have inconsistent shapes {[tuple(x.shape) for x in (w1, w2, w3)]}"
+            f"{raw.path}: SRCNN weights have inconsistent shapes "
+            f"{[tuple(x.shape) for x in (w1, w2, w3)]}"
         )
     # column-major k x k kernels: K[r, c] = v[r + k c]  ->  v.reshape(k, k).T in row-major terms
     conv1 = w1.reshape(k1, k1, n1).permute(2, 1, 0).unsqueeze(1)  # (n1, 1, k, k)
@@ -589,7 +704,7 @@ def srcnn_matlab(raw: RawRelease) -> Release | None:
 
     from ..archs.srcnn import SRCNN
 
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "in_channels": 1,
         "kernel_sizes": [k1, k2, k3],
         "channels": [n1, n2],
@@ -763,13 +878,15 @@ _VDSR_W = re.compile(r"^(.*)weight\{(\d+)\}$")
 
 @recogniser("vdsr", formats=("matconvnet",))
 def vdsr_matlab(raw: RawRelease) -> Release | None:
-    """VDSR as MATLAB cells ``model.weight{i}``/``model.bias{i}`` run by ``vl_nnconv(.., 'Pad', 1)``
-    with ReLU between (caffe-vdsr's ``VDSR_Matconvnet.m``), or a SimpleNN of conv/relu layers
-    ending in a conv (plus the global residual of VDSR's test code).
+    """VDSR as MATLAB cells or as a MatConvNet SimpleNN.
+
+    The cells ``model.weight{i}``/``model.bias{i}`` are run by ``vl_nnconv(.., 'Pad', 1)`` with
+    ReLU between (caffe-vdsr's ``VDSR_Matconvnet.m``); a SimpleNN is conv/relu layers ending in
+    a conv. Both get the global residual of VDSR's test code (srlab VDSR's own).
     """
     t = raw.tensors
     if raw.meta.get("layout") == "simplenn":
-        lays = raw.meta["layers"]
+        lays = _layer_list(raw)
         if not lays or not all(lay["type"] in ("conv", "relu") for lay in lays):
             return None
         conv_layers = [lay for lay in lays if lay["type"] == "conv"]
@@ -779,7 +896,8 @@ def vdsr_matlab(raw: RawRelease) -> Release | None:
                 stride is not None and set(stride) != {1.0}
             ):
                 raise ReleaseError(
-                    f"{raw.path}: SimpleNN conv {lay['name']!r} has pad {pad} stride {stride}, VDSR needs 1 and 1"
+                    f"{raw.path}: SimpleNN conv {lay['name']!r} has pad {pad} stride {stride}, "
+                    "VDSR needs 1 and 1"
                 )
         pairs = [(f"{lay['name']}_f", f"{lay['name']}_b") for lay in conv_layers]
     elif raw.meta.get("layout") == "plain":
@@ -814,8 +932,8 @@ def vdsr_matlab(raw: RawRelease) -> Release | None:
         raise ReleaseError(
             f"{raw.path}: srlab's VDSR has {len(c)} convolutions, the file {len(ws)}"
         )
-    for i, (m, w, b) in enumerate(zip(c, ws, bs)):
-        fill.conv(m, w, b, f"conv{i + 1}")
+    for i, (layer, w, b) in enumerate(zip(c, ws, bs)):
+        fill.conv(layer, w, b, f"conv{i + 1}")
     return fill.release(
         led,
         spec={

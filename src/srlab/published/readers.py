@@ -54,7 +54,7 @@ class TrainingCheckpoint(ReleaseError):
         checkpoint: the checkpoint, already loaded safely (``weights_only=True``).
     """
 
-    def __init__(self, path: str | os.PathLike, checkpoint: dict[str, Any]) -> None:
+    def __init__(self, path: str | os.PathLike[str], checkpoint: dict[str, Any]) -> None:
         super().__init__(
             f"{path} is a Lightning/srlab training checkpoint, not a published release: "
             "load it with srlab.load_model (srlab-upscale --ckpt, srlab-eval ckpt_path=)"
@@ -96,8 +96,13 @@ def checkpoint_safe_globals() -> list[Any]:
 
 @contextlib.contextmanager
 def allowing(types: list[Any]) -> Iterator[None]:
-    """``torch.serialization.safe_globals(types)`` (torch < 2.5: ``add_safe_globals``, which
-    stays in force: the types are plain data holders either way).
+    """Context manager letting ``torch.load(weights_only=True)`` rebuild ``types``.
+
+    ``torch.serialization.safe_globals(types)``; on torch < 2.5, ``add_safe_globals``, which
+    stays in force after the block: the types are plain data holders either way.
+
+    Args:
+        types: the classes and objects to allow (nothing is changed when empty).
     """
     if not types:
         yield
@@ -140,7 +145,7 @@ def _check_file(path: Path, what: str) -> None:
 
 
 def safe_torch_load(
-    path: str | os.PathLike, what: str = "model file", allow: list[Any] | None = None
+    path: str | os.PathLike[str], what: str = "model file", allow: list[Any] | None = None
 ) -> Any:
     """``torch.load(path, weights_only=True, map_location="cpu")``, failures as one sentence.
 
@@ -159,7 +164,8 @@ def safe_torch_load(
         head = f.read(4)
     if not head.startswith((b"PK", b"\x80")):  # torch.save: a zip archive; legacy: a pickle
         raise ReleaseError(
-            f"cannot read {what} {p}: it is not a PyTorch file (neither a torch.save zip archive nor a pickle)"
+            f"cannot read {what} {p}: it is not a PyTorch file "
+            "(neither a torch.save zip archive nor a pickle)"
         )
     try:
         with allowing(allow or []), warnings.catch_warnings():
@@ -172,12 +178,13 @@ def safe_torch_load(
         m = re.search(r"GLOBAL ([\w.]+)", line)
         if m:
             raise ReleaseError(
-                f"refusing to load {what} {p}: its pickle names {m.group(1)}, which is not tensor data "
+                f"refusing to load {what} {p}: its pickle names {m.group(1)}, "
+                "which is not tensor data "
                 "(such a file runs code when unpickled; srlab only loads weights)"
             ) from None
         raise ReleaseError(
-            f"refusing to load {what} {p}: its pickle is corrupt or holds more than tensors and plain "
-            f"containers ({line})"
+            f"refusing to load {what} {p}: its pickle is corrupt or holds more than tensors "
+            f"and plain containers ({line})"
         ) from None
     except (EOFError, zipfile.BadZipFile) as e:
         raise ReleaseError(
@@ -187,8 +194,8 @@ def safe_torch_load(
         line = _first_lines(e)
         if "legacy .tar format" in line:
             raise ReleaseError(
-                f"cannot read {what} {p}: it is in PyTorch's legacy .tar format, which cannot be loaded "
-                "as weights only; re-save it with a recent torch.save"
+                f"cannot read {what} {p}: it is in PyTorch's legacy .tar format, "
+                "which cannot be loaded as weights only; re-save it with a recent torch.save"
             ) from None
         if any(
             s in line for s in ("central directory", "EOF", "corrupt", "truncated", "zip archive")
@@ -212,7 +219,7 @@ def is_training_checkpoint(obj: Any) -> bool:
     )
 
 
-def _has_tensors(obj: Mapping) -> bool:
+def _has_tensors(obj: Mapping[Any, Any]) -> bool:
     return any(isinstance(v, torch.Tensor) for v in obj.values())
 
 
@@ -231,10 +238,22 @@ def _strip_module(name: str) -> str:
 
 
 def tensors_from_state(
-    state: Mapping, path: Path, fmt: str
+    state: Mapping[Any, Any], path: Path, fmt: str
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Float32 CPU tensors of a flat state dict (``module.`` prefixes removed) and its plain
-    metadata entries; any other entry is a :class:`ReleaseError` naming it.
+    """Split a flat state dict into float32 CPU tensors and plain metadata entries.
+
+    Args:
+        state: the state dict as the file holds it.
+        path: the file (for messages).
+        fmt: how messages name the format (``"PyTorch"``, ``"safetensors"``).
+
+    Returns:
+        the tensors by name (``module.`` prefixes removed) and the plain entries (numbers,
+        strings, ``None``) by key.
+
+    Raises:
+        ReleaseError: a key is not a string, two names collide once ``module.`` is removed, an
+            entry is neither a tensor nor plain, or there is no tensor at all.
     """
     tensors: dict[str, torch.Tensor] = {}
     extra: dict[str, Any] = {}
@@ -246,7 +265,8 @@ def tensors_from_state(
             name = _strip_module(key)
             if name in tensors:
                 raise ReleaseError(
-                    f"{path}: tensors {origin[name]!r} and {key!r} both become {name!r} once 'module.' is removed"
+                    f"{path}: tensors {origin[name]!r} and {key!r} both become {name!r} "
+                    "once 'module.' is removed"
                 )
             tensors[name] = _to_float32(key, value, path)
             origin[name] = key
@@ -254,8 +274,9 @@ def tensors_from_state(
             extra[key] = value
         else:
             raise ReleaseError(
-                f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor; srlab reads flat "
-                f"{fmt} state dicts (optionally under one of {', '.join(WRAPPER_KEYS)})"
+                f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor; "
+                f"srlab reads flat {fmt} state dicts "
+                f"(optionally under one of {', '.join(WRAPPER_KEYS)})"
             )
     if not tensors:
         raise ReleaseError(f"{path}: the file holds no tensors")
@@ -272,15 +293,14 @@ def _unwrap(obj: Any, path: Path) -> tuple[Any, list[str], list[str]]:
         key = next((k for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping)), None)
         if key is None:
             break
-        ignored += [f"{'.'.join(trail + [str(k)])}" for k in obj if k != key]
+        ignored += [".".join([*trail, str(k)]) for k in obj if k != key]
         trail.append(key)
         obj = obj[key]
     return obj, trail, ignored
 
 
-def read_torch(path: str | os.PathLike) -> RawRelease:
-    """A PyTorch release (``.pt``/``.pth``) as a :class:`RawRelease`, loaded with
-    ``weights_only=True``.
+def read_torch(path: str | os.PathLike[str]) -> RawRelease:
+    """Read a PyTorch release (``.pt``/``.pth``) safely, with ``weights_only=True``.
 
     Accepts a bare state dict or one under the usual wrapper keys (``params_ema`` preferred to
     ``params``, then ``state_dict``, ``model``, ``net``; a wrapper nested once inside another is
@@ -289,6 +309,12 @@ def read_torch(path: str | os.PathLike) -> RawRelease:
     float32 CPU tensors; plain entries (numbers, strings) of the state dict go to
     ``meta["extra"]``; ``meta["wrapper"]`` is the unwrapped key path (``"params_ema"``,
     ``"state_dict.model"``) or ``None``.
+
+    Args:
+        path: the release file.
+
+    Returns:
+        the file's tensors as a :class:`RawRelease` of format ``"pytorch"``.
 
     Raises:
         TrainingCheckpoint: the file is a Lightning/srlab training checkpoint.
@@ -308,8 +334,8 @@ def read_torch(path: str | os.PathLike) -> RawRelease:
     if not _has_tensors(state):
         keys = ", ".join(repr(k) for k in list(state)[:6]) or "nothing"
         raise ReleaseError(
-            f"{p} holds no state dict of tensors (found keys {keys}; srlab looks for tensors at the top "
-            f"level or under one of {', '.join(WRAPPER_KEYS)})"
+            f"{p} holds no state dict of tensors (found keys {keys}; "
+            "srlab looks for tensors at the top level or under one of {', '.join(WRAPPER_KEYS)})"
         )
     tensors, extra = tensors_from_state(state, p, "PyTorch")
     meta: dict[str, Any] = {
@@ -320,12 +346,21 @@ def read_torch(path: str | os.PathLike) -> RawRelease:
     return RawRelease(path=str(p), format="pytorch", tensors=tensors, meta=meta)
 
 
-def read_safetensors(path: str | os.PathLike) -> RawRelease:
-    """A ``.safetensors`` release as a :class:`RawRelease` (float32 CPU tensors, ``module.``
-    prefixes removed; the file's header metadata in ``meta["metadata"]``). No pickle involved.
+def read_safetensors(path: str | os.PathLike[str]) -> RawRelease:
+    """Read a ``.safetensors`` release (no pickle involved).
+
+    Tensors become float32 CPU tensors with ``module.`` prefixes removed; the file's header
+    metadata goes to ``meta["metadata"]``.
+
+    Args:
+        path: the release file.
+
+    Returns:
+        the file's tensors as a :class:`RawRelease` of format ``"safetensors"``.
 
     Raises:
-        ReleaseError: the file is missing, a directory, empty, truncated or not a safetensors file.
+        ReleaseError: the file is missing, a directory, empty, truncated or not a safetensors
+            file.
     """
     from safetensors import safe_open
 
@@ -335,11 +370,13 @@ def read_safetensors(path: str | os.PathLike) -> RawRelease:
     try:
         with safe_open(str(p), framework="pt", device="cpu") as f:
             header = dict(f.metadata() or {})
-            for key in f.keys():
+            names = f.keys()  # a safe_open handle, not a dict: it is not iterable itself
+            for key in names:
                 raw[key] = f.get_tensor(key)
     except Exception as e:  # noqa: BLE001 - SafetensorError, OSError...: the file is at fault
         raise ReleaseError(
-            f"cannot read model file {p}: not a valid safetensors file, or truncated ({_first_lines(e)})"
+            f"cannot read model file {p}: not a valid safetensors file, "
+            f"or truncated ({_first_lines(e)})"
         ) from None
     tensors, _ = tensors_from_state(raw, p, "safetensors")
     return RawRelease(

@@ -98,13 +98,28 @@ def _conv(
     w_scale: float = 1.0,
     b_scale: float = 1.0,
 ) -> Tensor:
-    """Move conv ``src`` of the release to ``dst`` of the srlab state, weights times
-    ``w_scale``, biases times ``b_scale`` (a release without biases gets zero biases).
+    """Move conv ``src`` of the release to ``dst`` of the srlab state.
+
+    Args:
+        led: the release's ledger (``src.weight`` and ``src.bias`` are taken from it).
+        state: the srlab state dict being built (``dst.weight``/``dst.bias`` are set).
+        src: the convolution's name in the release.
+        dst: its name in the srlab network.
+        bias: whether the release has a bias (without one, ``dst.bias`` is zeros).
+        w_scale: factor applied to the weights.
+        b_scale: factor applied to the biases.
+
+    Returns:
+        the release's weight, unscaled.
+
+    Raises:
+        ReleaseError: a tensor is missing or the weight is not 4-D.
     """
     w = led.take(f"{src}.weight")
     if w.dim() != 4:
         raise ReleaseError(
-            f"{led.raw.path}: tensor {src + '.weight'!r} has shape {tuple(w.shape)}, not a convolution"
+            f"{led.raw.path}: tensor {src + '.weight'!r} has shape {tuple(w.shape)}, "
+            "not a convolution"
         )
     state[f"{dst}.weight"] = w * w_scale if w_scale != 1 else w
     if bias:
@@ -118,8 +133,12 @@ def _conv(
 def _sub_pixel_scale(
     raw: RawRelease, shapes: list[tuple[int, ...]], num_feat: int, where: str
 ) -> int:
-    """Scale of an EDSR-style sub-pixel upsampler from the output widths of its convolutions:
-    one conv to 9F is x3, n convs to 4F are x2**n.
+    """Scale of an EDSR-style sub-pixel upsampler, from the output widths of its convolutions.
+
+    One conv to 9F is x3, n convs to 4F are x2**n.
+
+    Raises:
+        ReleaseError: the widths fit neither (the message names ``where``).
     """
     outs = [s[0] for s in shapes]
     if outs == [9 * num_feat]:
@@ -151,8 +170,10 @@ def _default_mean(channels: int) -> Tensor:
 
 
 class _Shift(NamedTuple):
-    """A release's pair of 1x1 ``MeanShift`` convolutions: ``y = ws x + bs`` at the input and
-    ``out = wa z + ba`` at the output (``ws``/``wa`` as (C, C) matrices).
+    """A release's pair of 1x1 ``MeanShift`` convolutions.
+
+    ``y = ws x + bs`` at the input and ``out = wa z + ba`` at the output (``ws``/``wa`` as
+    (C, C) matrices).
     """
 
     ws: Tensor
@@ -215,9 +236,9 @@ def _fold_shift(
     channels: int,
     notes: list[str],
 ) -> Tensor:
-    """Fold the release's mean shift into srlab's (one mean ``m``, subtracted at the input and
-    added at the output, on [0, 1]) and the head/tail convolutions already in ``state``.
+    """Fold the release's mean shift into srlab's and the head/tail convolutions in ``state``.
 
+    srlab has one mean ``m``, subtracted at the input and added at the output, on [0, 1].
     Input: ``ws (rng x) + bs = rng ws (x - m)`` with ``m = -ws^-1 bs / rng``, so the head conv
     gets ``W_head . ws`` (zero padding stays zero padding: y = 0 exactly where x - m = 0).
     Output: ``(wa z + ba) / rng = (wa W_tail) feat/rng + (wa b_tail + ba)/rng``, so the tail
@@ -280,7 +301,8 @@ def _edsr_range(led: TensorLedger, channels: int, notes: list[str]) -> tuple[_Sh
     shift = _read_shift(led, "sub_mean", "add_mean", channels)
     if shift is None:
         notes.append(
-            "no mean-shift tensors in the file: DIV2K mean and rgb_range 255 assumed (the released models')"
+            "no mean-shift tensors in the file: DIV2K mean and rgb_range 255 assumed "
+            "(the released models')"
         )
         return None, 255.0
     rng = _shift_range(shift)
@@ -298,8 +320,10 @@ def _edsr_tail(
     b_scale: float,
     step: int = 2,
 ) -> int:
-    """Move an EDSR-style upsampler (convs at ``src.0``, ``src.2``, ...) to ``dst`` and return
-    its scale.
+    """Move an EDSR-style upsampler (convs at ``src.0``, ``src.2``, ...) to ``dst``.
+
+    Returns:
+        the upsampler's scale.
     """
     stages = _indices(raw.tensors, re.escape(src) + r"\.(\d+)\.weight")
     if not stages:
@@ -338,10 +362,14 @@ def _edsr_net(
     upsample: str,
     last: str,
 ) -> tuple[int, int]:
-    """Copy an EDSR (head, residual blocks, body-end conv, upsampler, last conv) named the way of
-    one code base into srlab's ``EDSR`` names; biases scaled by ``bs``. ``block`` is a format
-    string of (block index, conv name); ``after_body`` may hold ``{}`` for the block count.
-    Returns ``(number of blocks, scale)``.
+    """Copy an EDSR named the way of one code base into srlab's ``EDSR`` names.
+
+    The head, residual blocks, body-end conv, upsampler and last conv are moved; biases are
+    scaled by ``bs``. ``block`` is a format string of (block index, conv name); ``after_body``
+    may hold ``{}`` for the block count.
+
+    Returns:
+        ``(number of blocks, scale)``.
     """
     _conv(led, state, head, "head", b_scale=bs)
     pattern = re.escape(block).replace(re.escape("{}"), "{}").format(r"(\d+)", re.escape(convs[0]))
@@ -365,7 +393,9 @@ def edsr_pytorch(raw: RawRelease) -> Release | None:
         return None  # MDSR / RCAN
     from ..archs.edsr import EDSR
 
-    led, state, notes = TensorLedger(raw), {}, []
+    led = TensorLedger(raw)
+    state: _State = {}
+    notes: list[str] = []
     head = t["head.0.weight"]
     num_feat, chans = int(head.shape[0]), int(head.shape[1])
     shift, rng = _edsr_range(led, chans, notes)
@@ -417,7 +447,9 @@ def mdsr_pytorch(raw: RawRelease) -> Release | None:
         return None
     from ..archs.edsr import MDSR
 
-    led, state, notes = TensorLedger(raw), {}, []
+    led = TensorLedger(raw)
+    state: _State = {}
+    notes: list[str] = []
     head = t["head.0.weight"]
     num_feat, chans = int(head.shape[0]), int(head.shape[1])
     shift, rng = _edsr_range(led, chans, notes)
@@ -426,7 +458,8 @@ def mdsr_pytorch(raw: RawRelease) -> Release | None:
     nbranch = _count(raw, r"upsample\.(\d+)\.0\.weight")
     if _count(raw, r"pre_process\.(\d+)\.0\.body\.0\.weight") != nbranch:
         raise ReleaseError(
-            f"{raw.path}: MDSR release with {nbranch} upsamplers but a different number of pre-processing branches"
+            f"{raw.path}: MDSR release with {nbranch} upsamplers but a different number of "
+            "pre-processing branches"
         )
     scales: list[int] = []
     for i in range(nbranch):
@@ -486,8 +519,10 @@ def _rcan_body(
     bs: float,
     rng: float,
 ) -> tuple[int, int, int]:
-    """Move RCAN's residual groups (channel attention convs at ``{ca}.{ca_idx}``); returns
-    (groups, blocks per group, reduction).
+    """Move RCAN's residual groups (channel attention convs at ``{ca}.{ca_idx}``).
+
+    Returns:
+        ``(groups, blocks per group, reduction)``.
     """
     t = raw.tensors
     ng = _count(raw, rf"body\.(\d+)\.{block}\.0\.{rcab}\.0\.weight")
@@ -527,7 +562,9 @@ def rcan_pytorch(raw: RawRelease) -> Release | None:
         return None
     from ..archs.rcan import RCAN
 
-    led, state, notes = TensorLedger(raw), {}, []
+    led = TensorLedger(raw)
+    state: _State = {}
+    notes: list[str] = []
     head = t["head.0.weight"]
     num_feat, chans = int(head.shape[0]), int(head.shape[1])
     shift, rng = _edsr_range(led, chans, notes)
@@ -552,7 +589,8 @@ def rcan_pytorch(raw: RawRelease) -> Release | None:
     state.update(_mean_state(mean))
     if rng != 1:
         notes.append(
-            f"[0,{rng:g}] network: biases divided by {rng:g}, channel-attention input weights multiplied by {rng:g}"
+            f"[0,{rng:g}] network: biases divided by {rng:g}, "
+            f"channel-attention input weights multiplied by {rng:g}"
         )
     kwargs = dict(
         scale=scale,
@@ -582,7 +620,8 @@ def _basicsr_common(raw: RawRelease, notes: list[str]) -> tuple[int, int, Tensor
     first = raw.tensors["conv_first.weight"]
     num_feat, chans = int(first.shape[0]), int(first.shape[1])
     notes.append(
-        "BasicSR img_range 255 and DIV2K mean assumed (not stored in the file); biases divided by 255"
+        "BasicSR img_range 255 and DIV2K mean assumed (not stored in the file); "
+        "biases divided by 255"
     )
     return num_feat, chans, _default_mean(chans)
 
@@ -597,7 +636,9 @@ def edsr_basicsr(raw: RawRelease) -> Release | None:
         return None
     from ..archs.edsr import EDSR
 
-    led, state, notes = TensorLedger(raw), {}, []
+    led = TensorLedger(raw)
+    state: _State = {}
+    notes: list[str] = []
     num_feat, chans, mean = _basicsr_common(raw, notes)
     bs = 1.0 / 255
     nb, scale = _edsr_net(
@@ -642,7 +683,9 @@ def rcan_basicsr(raw: RawRelease) -> Release | None:
         return None
     from ..archs.rcan import RCAN
 
-    led, state, notes = TensorLedger(raw), {}, []
+    led = TensorLedger(raw)
+    state: _State = {}
+    notes: list[str] = []
     num_feat, chans, mean = _basicsr_common(raw, notes)
     notes.append("RCAB res_scale 1 assumed (BasicSR's option files; srlab's RCAB has none)")
     bs = 1.0 / 255
@@ -705,7 +748,9 @@ def rrdbnet(raw: RawRelease) -> Release | None:
         return None
     from ..archs.rrdbnet import RRDBNet
 
-    led, state, notes = TensorLedger(raw), {}, []
+    led = TensorLedger(raw)
+    state: _State = {}
+    notes: list[str] = []
     if layout == "basicsr":
         first, trunk, rdb, conv_body = "conv_first", "body", "rdb", "conv_body"
         ups = [f"conv_up{i}" for i in _indices(t, r"conv_up(\d+)\.weight")]
@@ -746,24 +791,27 @@ def rrdbnet(raw: RawRelease) -> Release | None:
     if int(fw.shape[1]) != chans:
         raise ReleaseError(
             f"{raw.path}: RRDBNet whose first convolution takes {int(fw.shape[1])} channels for "
-            f"{chans} output channels: BasicSR's pixel-unshuffle x2/x1 variant (e.g. RealESRGAN_x2plus), "
-            f"which srlab's RRDBNet (nearest-neighbour x2 stages) does not have"
+            f"{chans} output channels: BasicSR's pixel-unshuffle x2/x1 variant "
+            "(e.g. RealESRGAN_x2plus), which srlab's RRDBNet (nearest-neighbour x2 stages) "
+            "does not have"
         )
     if layout == "sequential":
         ups_ok = all(tuple(t[f"{u}.weight"].shape) == (num_feat, num_feat, 3, 3) for u in ups)
         if not ups_ok:
             raise ReleaseError(
-                f"{raw.path}: sequential RRDBNet with non-'upconv' upsampling ({', '.join(ups)}), not srlab's"
+                f"{raw.path}: sequential RRDBNet with non-'upconv' upsampling "
+                f"({', '.join(ups)}), not srlab's"
             )
     scale = 2 ** len(ups)
     if layout == "sequential" and len(ups) == 1 and scale_from_name(raw.path) == 3:
         raise ReleaseError(
-            f"{raw.path}: a KAIR-style sequential RRDB x3 (one nearest x3 stage), which srlab's RRDBNet "
-            f"(x2 stages only) does not have"
+            f"{raw.path}: a KAIR-style sequential RRDB x3 (one nearest x3 stage), "
+            "which srlab's RRDBNet (x2 stages only) does not have"
         )
     if scale not in RRDBNet.supported_scales:
         raise ReleaseError(
-            f"{raw.path}: RRDBNet with {len(ups)} upsampling stages (x{scale}); srlab's supports x2, x4, x8"
+            f"{raw.path}: RRDBNet with {len(ups)} upsampling stages (x{scale}); "
+            "srlab's supports x2, x4, x8"
         )
     _conv(led, state, first, "conv_first")
     nb = _count(raw, rf"{re.escape(trunk)}\.(\d+)\.{rdb}1\.conv1(?:\.0)?\.weight")
@@ -838,7 +886,9 @@ def _carn(raw: RawRelease, mobile: bool) -> Release:
     from ..archs.carn import CARN, CARNM
 
     t = raw.tensors
-    led, state, notes = TensorLedger(raw), {}, []
+    led = TensorLedger(raw)
+    state: _State = {}
+    notes: list[str] = []
     entry = t["entry.weight"]
     num_feat, chans = int(entry.shape[0]), int(entry.shape[1])
     shift = _read_shift(led, "sub_mean.shifter", "add_mean.shifter", chans)
@@ -858,7 +908,8 @@ def _carn(raw: RawRelease, mobile: bool) -> Release:
         gw = t["b1.b1.body.0.weight"]
         if int(gw.shape[1]) == 0 or num_feat % int(gw.shape[1]):
             raise ReleaseError(
-                f"{raw.path}: CARN-M group convolution {tuple(gw.shape)} does not fit {num_feat} features"
+                f"{raw.path}: CARN-M group convolution {tuple(gw.shape)} "
+                f"does not fit {num_feat} features"
             )
         groups = num_feat // int(gw.shape[1])
     for b in range(nblocks):
@@ -941,7 +992,9 @@ def srcnn_yjn870(raw: RawRelease) -> Release | None:
         return None
     from ..archs.srcnn import SRCNN
 
-    led, state, notes = TensorLedger(raw), {}, []
+    led = TensorLedger(raw)
+    state: _State = {}
+    notes: list[str] = []
     w1, w2, w3 = (t[f"conv{i}.weight"] for i in (1, 2, 3))
     chans = int(w1.shape[1])
     ks = tuple(int(w.shape[-1]) for w in (w1, w2, w3))
@@ -979,14 +1032,17 @@ def espcn_yjn870(raw: RawRelease) -> Release | None:
         return None
     from ..archs.espcn import ESPCN
 
-    led, state, notes = TensorLedger(raw), {}, []
+    led = TensorLedger(raw)
+    state: _State = {}
+    notes: list[str] = []
     w1, w3 = t["first_part.0.weight"], t["last_part.0.weight"]
     chans, num_feat = int(w1.shape[1]), int(w1.shape[0])
     r2, rem = divmod(int(w3.shape[0]), chans)
     scale = math.isqrt(r2)
     if rem or scale * scale != r2 or scale < 2:
         raise ReleaseError(
-            f"{raw.path}: ESPCN last layer with {int(w3.shape[0])} outputs is no sub-pixel layer for {chans} channel(s)"
+            f"{raw.path}: ESPCN last layer with {int(w3.shape[0])} outputs "
+            f"is no sub-pixel layer for {chans} channel(s)"
         )
     _conv(led, state, "first_part.0", "body.0")
     _conv(led, state, "first_part.2", "body.2")
@@ -1031,9 +1087,12 @@ def fsrcnn_yjn870(raw: RawRelease) -> Release | None:
     if ours != (k // 2, scale - 1):
         raise ReleaseError(
             f"{raw.path}: yjn870/FSRCNN-pytorch x{scale}: its deconvolution (padding {k // 2}, "
-            f"output_padding {scale - 1}) is aligned differently from srlab's FSRCNN {ours}, so it is not loaded"
+            f"output_padding {scale - 1}) is aligned differently from srlab's FSRCNN {ours}, "
+            "so it is not loaded"
         )
-    led, state, notes = TensorLedger(raw), {}, []
+    led = TensorLedger(raw)
+    state: _State = {}
+    notes: list[str] = []
     w1 = t["first_part.0.weight"]
     chans, d = int(w1.shape[1]), int(w1.shape[0])
     _conv(led, state, "first_part.0", "body.0")
@@ -1071,15 +1130,18 @@ def fsrcnn_yjn870(raw: RawRelease) -> Release | None:
 
 @recogniser("vdsr", formats=_FORMATS)
 def vdsr_twtygqyy(raw: RawRelease) -> Release | None:
-    """VDSR of the port twtygqyy/pytorch-vdsr (``input``, ``residual_layer.N.conv``, ``output``;
-    no biases).
+    """VDSR of the port twtygqyy/pytorch-vdsr (no biases).
+
+    Tensors ``input``, ``residual_layer.N.conv`` and ``output``.
     """
     t = raw.tensors
     if not ("input.weight" in t and "residual_layer.0.conv.weight" in t and "output.weight" in t):
         return None
     from ..archs.vdsr import VDSR
 
-    led, state, notes = TensorLedger(raw), {}, []
+    led = TensorLedger(raw)
+    state: _State = {}
+    notes: list[str] = []
     w = t["input.weight"]
     chans, num_feat = int(w.shape[1]), int(w.shape[0])
     n = _count(raw, r"residual_layer\.(\d+)\.conv\.weight")
@@ -1096,14 +1158,14 @@ def vdsr_twtygqyy(raw: RawRelease) -> Release | None:
 
 @recogniser("drrn", formats=_FORMATS)
 def drrn_jt827859032(raw: RawRelease) -> Release | None:
-    """DRRN port jt827859032/DRRN-pytorch (``input``, ``conv1``, ``conv2``, ``output``, no biases):
-    recognised only to say why it is not loaded.
+    """DRRN port jt827859032/DRRN-pytorch: recognised only to say why it is not loaded.
 
-    The port has no batch norm (srlab's could be set to identity) but its ``forward`` applies an
-    in-place ReLU to ``out`` while ``out`` is still the tensor ``inputs``: the first unit
-    rewrites ``inputs`` to ``relu(h0)``, so every unit's skip is ``relu(h0)`` instead of
-    ``h0``. The released weights were trained with that function, which srlab's DRRN is not
-    (1e-3..1e-2 apart on random weights), so the file is refused rather than loaded wrong.
+    Tensors ``input``, ``conv1``, ``conv2`` and ``output``, no biases. The port has no batch
+    norm (srlab's could be set to identity) but its ``forward`` applies an in-place ReLU to
+    ``out`` while ``out`` is still the tensor ``inputs``: the first unit rewrites ``inputs`` to
+    ``relu(h0)``, so every unit's skip is ``relu(h0)`` instead of ``h0``. The released weights
+    were trained with that function, which srlab's DRRN is not (1e-3..1e-2 apart on random
+    weights), so the file is refused rather than loaded wrong.
     """
     t = raw.tensors
     if not _exact_keys(t, ["input.weight", "conv1.weight", "conv2.weight", "output.weight"]):
@@ -1112,14 +1174,16 @@ def drrn_jt827859032(raw: RawRelease) -> Release | None:
         return None
     raise ReleaseError(
         f"{raw.path}: a jt827859032/DRRN-pytorch release; its forward's in-place ReLU turns every "
-        f"unit's skip into relu(h0) instead of h0, which srlab's DRRN does not compute, so it is not loaded"
+        f"unit's skip into relu(h0) instead of h0, which srlab's DRRN does not compute, "
+        "so it is not loaded"
     )
 
 
 @recogniser("lapsrn", formats=_FORMATS)
 def lapsrn_twtygqyy(raw: RawRelease) -> Release | None:
-    """LapSRN port twtygqyy/pytorch-LapSRN (``conv_input``, ``convt_F1.0.cov_block``,
-    ``convt_I1``, ``convt_R1``): recognised only to say why it is not loaded.
+    """LapSRN port twtygqyy/pytorch-LapSRN: recognised only to say why it is not loaded.
+
+    Tensors ``conv_input``, ``convt_F1.0.cov_block``, ``convt_I1`` and ``convt_R1``.
     """
     t = raw.tensors
     if not (
@@ -1130,7 +1194,8 @@ def lapsrn_twtygqyy(raw: RawRelease) -> Release | None:
         {tuple(v.shape[-2:]) for k, v in t.items() if k.startswith("convt_F1.") and v.dim() == 4}
     )
     raise ReleaseError(
-        f"{raw.path}: a twtygqyy/pytorch-LapSRN release; its feature upsampler is a 4x4 transposed "
-        f"convolution (the paper's text; kernels here {kernels}) where srlab's LapSRN has the official "
-        f"MatConvNet model's cropped 3x3 one, so it is not loaded (use the authors' MatConvNet release)"
+        f"{raw.path}: a twtygqyy/pytorch-LapSRN release; its feature upsampler is a 4x4 "
+        f"transposed convolution (the paper's text; kernels here {kernels}) where srlab's LapSRN "
+        "has the official MatConvNet model's cropped 3x3 one, so it is not loaded "
+        "(use the authors' MatConvNet release)"
     )
