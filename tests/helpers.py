@@ -377,10 +377,14 @@ def tiny_run_overrides(folder: Path, hr_patch_size: int) -> list[str]:
 
 
 def tiny_x2_overrides(
-    train_dir: Path, val_dir: Path, epochs: int = 2, samples: int = 32
+    train_dir: Path,
+    val_dir: Path,
+    epochs: int = 2,
+    samples: int = 32,
+    val_images: bool = False,
 ) -> list[str]:
     """A tiny seeded ESPCN x2 run on made folders, logged to CSV: 8x8 LR patches, batch 4,
-    ``samples / 4`` steps an epoch."""
+    ``samples / 4`` steps an epoch (PNG validation images only with ``val_images``)."""
     return [
         "data=folder",
         f"data.train_dir={train_dir}",
@@ -396,7 +400,7 @@ def tiny_x2_overrides(
         "trainer.log_every_n_steps=1",
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
-        "~callbacks.val_images",
+        *([] if val_images else ["~callbacks.val_images"]),
         "seed=7",
     ]
 

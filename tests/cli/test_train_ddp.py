@@ -43,21 +43,7 @@ def _ddp(
         "trainer=ddp_cpu",
         f"trainer.devices={devices}",
         f"hydra.run.dir={run}",
-        "data=folder",
-        f"data.train_dir={train_dir}",
-        f"data.val_dir={val_dir}",
-        "data.scale=2",
-        "data.patch_size=8",
-        "data.batch_size=4",
-        f"data.samples_per_epoch={samples}",
-        "data.num_workers=0",
-        "model.net.num_feat=8",
-        "logger=csv",
-        f"trainer.max_epochs={epochs}",
-        "trainer.log_every_n_steps=1",
-        "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false",
-        "seed=7",
+        *tiny_x2_overrides(train_dir, val_dir, epochs, samples, val_images=True),
     ]
 
 
