@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from ..data.degradation import Degradation
-from ..data.degradation_preview import PRESETS, degradation_preview
+from ..data.degradation_preview import degradation_preview, load_degradations
 from ..data.io import atomic_path, read_image
 from ..data.sources import SampleImages
-from ..errors import SRLabError
 from .common import report_user_errors
 
 __all__ = ["main", "run"]
@@ -43,18 +40,7 @@ def run(argv: list[str] | None = None) -> Path:
     hr = (
         read_image(args.image) if args.image else SampleImages(["astronaut"]).load(args.scale)[0].hr
     )
-    if args.config:
-        from omegaconf import OmegaConf
-
-        loaded = OmegaConf.to_container(OmegaConf.load(args.config), resolve=True)
-        if not isinstance(loaded, dict) or not loaded:
-            raise SRLabError(
-                f"{args.config}: expected a mapping label -> {{steps: [...], seed: ...}}"
-            )
-        specs: dict[str, Any] = {str(k): v for k, v in loaded.items()}
-    else:
-        specs = PRESETS
-    degs = {name: Degradation(**spec) for name, spec in specs.items()}
+    degs = load_degradations(args.config)
     img = degradation_preview(hr, degs, args.scale, args.crop)
     out = Path(args.out)
     with atomic_path(out) as tmp:

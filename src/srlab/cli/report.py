@@ -15,15 +15,14 @@ also get a perception-distortion table and ``report_pd.png``.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..errors import SRLabError
 from ..reporting import X_AXES, collect, load_papers, write_report
-from .common import CONF_DIR
+from .common import CONF_DIR, report_user_errors
 
 __all__ = ["main"]
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> None:
     """Run ``srlab-report`` on ``argv`` (default: the command line); user errors exit 2."""
     p = argparse.ArgumentParser(prog="srlab-report", description=__doc__.split("\n\n")[0])
@@ -47,12 +46,8 @@ def main(argv: list[str] | None = None) -> None:
         help="the plot's x axis: parameters (default) or MACs per 1280x720 HR output",
     )
     args = p.parse_args(argv)
-    try:
-        papers = load_papers([CONF_DIR, *args.config_dir])
-        md, png = write_report(collect(args.roots), args.out, papers, args.set, args.x)
-    except SRLabError as e:
-        print(f"srlab: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    papers = load_papers([CONF_DIR, *args.config_dir])
+    md, png = write_report(collect(args.roots), args.out, papers, args.set, args.x)
     print(md.read_text(), end="")
     pd = png.with_name("report_pd.png")
     print(

@@ -6,10 +6,13 @@ the degradations shown by default, in the form of ``data.degradation``.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import yaml
 from PIL import Image, ImageDraw
 from torch import Tensor
 
@@ -53,6 +56,38 @@ def describe(params: Mapping[str, Any]) -> str:
             name + ("(" + ",".join(f"{k}={v:.3g}" for k, v in p.items()) + ")" if p else "")
         )
     return " > ".join(parts)
+
+
+def load_degradations(path: str | os.PathLike[str] | None = None) -> dict[str, Degradation]:
+    """The degradations of a preview: ``label -> Degradation``, from a YAML file or :data:`PRESETS`.
+
+    The file maps each label to :class:`~srlab.data.Degradation` arguments
+    (``{steps: [...], seed: ...}``); it is read with ``yaml.safe_load`` (plain data only).
+
+    Args:
+        path: the YAML file, or ``None`` for :data:`PRESETS`.
+
+    Returns:
+        The built degradations, in the file's order.
+
+    Raises:
+        SRLabError: the file cannot be read or is not such a mapping.
+    """
+    if path is None:
+        specs: Mapping[str, Any] = PRESETS
+    else:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            raise SRLabError(f"cannot read degradations from {path}: {e}") from None
+        if (
+            not isinstance(loaded, dict)
+            or not loaded
+            or not all(isinstance(v, dict) for v in loaded.values())
+        ):
+            raise SRLabError(f"{path}: expected a mapping label -> {{steps: [...], seed: ...}}")
+        specs = loaded
+    return {str(name): Degradation(**spec) for name, spec in specs.items()}
 
 
 def degradation_preview(
