@@ -143,27 +143,14 @@ for s in scales:
                                thresh_size=0))
 """
 
+# BasicSR's EDSR and RCAN on RGB in [0, 255] less the DIV2K mean, as their option files set them
+_BASICSR_MEAN_SHIFTED = dict(
+    num_in_ch=3, num_out_ch=3, res_scale=1, img_range=255.0, rgb_mean=[0.4488, 0.4371, 0.4040]
+)
 BASICSR_NET = {
-    "edsr_baseline": lambda n, s: dict(
-        type="EDSR",
-        num_in_ch=3,
-        num_out_ch=3,
-        upscale=s,
-        res_scale=1,
-        img_range=255.0,
-        rgb_mean=[0.4488, 0.4371, 0.4040],
-        **n,
-    ),
+    "edsr_baseline": lambda n, s: dict(type="EDSR", upscale=s, **_BASICSR_MEAN_SHIFTED, **n),
     "rcan": lambda n, s: dict(
-        type="RCAN",
-        num_in_ch=3,
-        num_out_ch=3,
-        upscale=s,
-        squeeze_factor=16,
-        res_scale=1,
-        img_range=255.0,
-        rgb_mean=[0.4488, 0.4371, 0.4040],
-        **n,
+        type="RCAN", upscale=s, squeeze_factor=16, **_BASICSR_MEAN_SHIFTED, **n
     ),
     "rrdbnet": lambda n, s: dict(type="RRDBNet", num_in_ch=3, num_out_ch=3, scale=s, **n),
 }

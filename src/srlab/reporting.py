@@ -360,6 +360,15 @@ def _perceptual_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _labelled_points(ax: Any, rows: list[dict[str, Any]], x: str, colour: str, label: str) -> None:
+    """One coloured point per row at ``(row[x], row["psnr"])``, each named by its network."""
+    ax.scatter([r[x] for r in rows], [r["psnr"] for r in rows], color=colour, label=label)
+    for r in rows:
+        ax.annotate(
+            r["network"], (r[x], r["psnr"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
+        )
+
+
 def perception_distortion_plot(
     rows: list[dict[str, Any]], png: str | Path, plot_set: str
 ) -> Path | None:
@@ -383,17 +392,7 @@ def perception_distortion_plot(
     for ax, m in zip(axes[0], names):
         for i, scale in enumerate(scales):
             pts = [r for r in sel if r["scale"] == scale and r.get(m) is not None]
-            ax.scatter(
-                [r[m] for r in pts], [r["psnr"] for r in pts], color=f"C{i}", label=f"x{scale}"
-            )
-            for r in pts:
-                ax.annotate(
-                    r["network"],
-                    (r[m], r["psnr"]),
-                    fontsize=7,
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                )
+            _labelled_points(ax, pts, m, f"C{i}", f"x{scale}")
             bic = [r for r in pts if r.get(f"bicubic_{m}") is not None]
             if bic:  # the same for every run of a scale: one cross
                 b = bic[0]
@@ -490,17 +489,8 @@ def write_report(
     for i, scale in enumerate(sorted({r["scale"] for r in pts})):
         sel = [r for r in pts if r["scale"] == scale]
         colour = f"C{i}"
-        ax.scatter(
-            [r[x] for r in sel], [r["psnr"] for r in sel], color=colour, label=f"ours x{scale}"
-        )
+        _labelled_points(ax, sel, x, colour, f"ours x{scale}")
         for r in sel:
-            ax.annotate(
-                r["network"],
-                (r[x], r["psnr"]),
-                fontsize=7,
-                xytext=(3, 3),
-                textcoords="offset points",
-            )
             paper = match_paper(r, papers)
             published = paper.at(plot_set, scale) if paper is not None else None
             if published is not None:

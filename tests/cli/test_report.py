@@ -101,15 +101,8 @@ def test_a_users_config_folder_adds_and_replaces_paper_blocks(tmp_path, capsys):
         "  psnr: {Set5: {x3: 32.5}, B100: {x3: 28.5}}\n"
     )
     write_metrics_json(tmp_path / "r", "ESPCN", {"params": 22_729}, 28.0, set_name="B100")
-    report_main(
-        [
-            str(tmp_path / "r"),
-            "--out",
-            str(tmp_path / "o"),
-            "--config-dir",
-            str(tmp_path / "my_configs"),
-        ]
-    )
+    args = [str(tmp_path / "r"), "--out", str(tmp_path / "o"), "--config-dir", str(mine.parent)]
+    report_main(args)
     md = (tmp_path / "o" / "report.md").read_text()
     assert "| ESPCN | x3 | 22.7K | ? | B100 | 28.00 |" in md
     assert (
@@ -119,15 +112,7 @@ def test_a_users_config_folder_adds_and_replaces_paper_blocks(tmp_path, capsys):
     )
     (mine / "broken_x2.yaml").write_text('paper:\n  source: "X 2020"\n  psnr: {Set5: {two: 30}}\n')
     with pytest.raises(SystemExit) as e:
-        report_main(
-            [
-                str(tmp_path / "r"),
-                "--out",
-                str(tmp_path / "o"),
-                "--config-dir",
-                str(tmp_path / "my_configs"),
-            ]
-        )
+        report_main(args)
     err = capsys.readouterr().err
     assert e.value.code == 2 and "broken_x2.yaml: paper.psnr.Set5.two must be a scale x<N>" in err
     with pytest.raises(SystemExit) as e:

@@ -63,6 +63,37 @@ def _one_process_psnr(ckpt: Path, val_dir: Path, scale: int = 2) -> list[float]:
     return out
 
 
+def _failure_run(
+    image_folder, run: Path, samples: int = 32, epochs: int = 1, devices: int = 2
+) -> list[str]:
+    """Overrides of the failure-injection runs: the tiny DDP run on two made HR images and one
+    validation image, without PNG validation images or sanity validation."""
+    train_dir = image_folder("hr", sizes=((40, 48), (36, 44)))
+    val_dir = image_folder("val", sizes=((40, 44),))
+    return [
+        *_ddp(train_dir, val_dir, run, devices=devices, samples=samples, epochs=epochs),
+        "~callbacks.val_images",
+        "+trainer.num_sanity_val_steps=0",
+    ]
+
+
+def _inject(name: str, cls: str, rank: int, step: int, **extra: object) -> list[str]:
+    """``+callbacks.<name>=tests.helpers.<cls>(rank, step, **extra)`` as Hydra overrides."""
+    args = {"rank": rank, "step": step, **extra}
+    return [f"+callbacks.{name}._target_=tests.helpers.{cls}"] + [
+        f"+callbacks.{name}.{k}={v}" for k, v in args.items()
+    ]
+
+
+def _one_error_line(res) -> str:
+    """The run ended with exit status 2 and exactly one ``srlab: error:`` line (from rank 0)."""
+    assert res.returncode == 2, res.stderr[-4000:]
+    err = [line for line in res.stderr.splitlines() if line.startswith("srlab: error:")]
+    assert len(err) == 1, res.stderr[-3000:]
+    print(f"\n{err[0]}")
+    return err[0]
+
+
 @pytest.mark.slow  # three processes start: ~30-50 s on a busy 2-core machine
 def test_two_process_cpu_ddp_training(tmp_path, image_folder):
     train_dir = image_folder("hr", sizes=((40, 48), (36, 44)))
@@ -218,8 +249,6 @@ def test_multiscale_net_four_ranks_five_images_uneven_shards(tmp_path, image_fol
 def test_gan_under_ddp_then_nan_on_rank_1_stops_every_rank(tmp_path, image_folder):
     """model=gan trains and validates an epoch on 2 ranks; then rank 1's loss turns NaN: both
     ranks stop at the same step, one line names rank 1 and the untouched last checkpoint."""
-    train_dir = image_folder("hr", sizes=((40, 48), (36, 44)))
-    val_dir = image_folder("val", sizes=((40, 44),))
     run = tmp_path / "run"
     gan = [
         "model=gan",
@@ -234,21 +263,14 @@ def test_gan_under_ddp_then_nan_on_rank_1_stops_every_rank(tmp_path, image_folde
     ]
     res = run_cli(
         "srlab-train",
-        *_ddp(train_dir, val_dir, run, devices=2, samples=16, epochs=3),
+        *_failure_run(image_folder, run, samples=16, epochs=3),
         *gan,
-        "~callbacks.val_images",
-        "+trainer.num_sanity_val_steps=0",
-        "+callbacks.nan._target_=tests.helpers.NaNOnRankAtStep",
-        "+callbacks.nan.rank=1",
-        "+callbacks.nan.step=4",
+        *_inject("nan", "NaNOnRankAtStep", rank=1, step=4),
         timeout=HANG_TIMEOUT,
     )
-    assert res.returncode == 2, res.stderr[-4000:]
     last = run / "checkpoints" / "last.ckpt"
-    err = [line for line in res.stderr.splitlines() if line.startswith("srlab: error:")]
-    assert len(err) == 1, res.stderr[-3000:]  # one line, from rank 0
-    assert "loss is NaN on rank 1" in err[0] and str(last) in err[0], err
-    print(f"\n{err[0]}")
+    err = _one_error_line(res)
+    assert "loss is NaN on rank 1" in err and str(last) in err, err
     state = torch.load(last, map_location="cpu", weights_only=False)
     assert (
         state["global_step"] == 4 and state["epoch"] == 0
@@ -261,13 +283,9 @@ def test_gan_under_ddp_then_nan_on_rank_1_stops_every_rank(tmp_path, image_folde
 
 @pytest.mark.slow  # two processes, killed, then resumed
 def test_killed_rank_ends_the_run_with_one_line_then_it_resumes(tmp_path, image_folder):
-    train_dir = image_folder("hr", sizes=((40, 48), (36, 44)))
-    val_dir = image_folder("val", sizes=((40, 44),))
     run = tmp_path / "run"
     base = [
-        *_ddp(train_dir, val_dir, run, devices=2, samples=64),
-        "~callbacks.val_images",
-        "+trainer.num_sanity_val_steps=0",
+        *_failure_run(image_folder, run, samples=64),
         "callbacks.step_checkpoint.every_n_train_steps=2",
     ]
     # rank 0 must notice the dead rank and stop: without the watchdog it waits in the next
@@ -275,20 +293,12 @@ def test_killed_rank_ends_the_run_with_one_line_then_it_resumes(tmp_path, image_
     res = run_cli(
         "srlab-train",
         *base,
-        "+callbacks.kill._target_=tests.helpers.KillRankAtStep",
-        "+callbacks.kill.rank=1",
-        "+callbacks.kill.step=5",
+        *_inject("kill", "KillRankAtStep", rank=1, step=5),
         timeout=HANG_TIMEOUT,
     )
-    assert res.returncode == 2, res.stderr[-4000:]
-    err = [line for line in res.stderr.splitlines() if line.startswith("srlab: error:")]
+    err = _one_error_line(res)
     last = run / "checkpoints" / "last.ckpt"
-    assert (
-        len(err) == 1
-        and "rank 1" in err[0]
-        and "SIGKILL" in err[0]
-        and f"ckpt_path={last}" in err[0]
-    ), res.stderr[-3000:]
+    assert "rank 1" in err and "SIGKILL" in err and f"ckpt_path={last}" in err, err
     # the last checkpoint is the one before the kill, mid-epoch (of 8 steps)
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 4
     res = run_cli("srlab-train", *base, f"ckpt_path={last}", timeout=HANG_TIMEOUT)
@@ -298,25 +308,15 @@ def test_killed_rank_ends_the_run_with_one_line_then_it_resumes(tmp_path, image_
 
 @pytest.mark.slow  # two processes
 def test_data_error_on_one_rank_is_named_by_rank_0(tmp_path, image_folder):
-    train_dir = image_folder("hr", sizes=((40, 48), (36, 44)))
-    val_dir = image_folder("val", sizes=((40, 44),))
     run = tmp_path / "run"
     res = run_cli(
         "srlab-train",
-        *_ddp(train_dir, val_dir, run, devices=2, samples=32),
-        "~callbacks.val_images",
-        "+trainer.num_sanity_val_steps=0",
-        "+callbacks.bad._target_=tests.helpers.RaiseOnRankAtStep",
-        "+callbacks.bad.rank=1",
-        "+callbacks.bad.step=2",
+        *_failure_run(image_folder, run),
+        *_inject("bad", "RaiseOnRankAtStep", rank=1, step=2),
         timeout=HANG_TIMEOUT,
     )
-    assert res.returncode == 2, res.stderr[-4000:]
-    err = [line for line in res.stderr.splitlines() if line.startswith("srlab: error:")]
-    assert len(err) == 1, res.stderr[-3000:]
-    assert (
-        "rank 1 failed at step 2: ValueError: cannot decode image 0007.png (injected)" in err[0]
-    ), err
+    err = _one_error_line(res)
+    assert "rank 1 failed at step 2: ValueError: cannot decode image 0007.png (injected)" in err
     assert "Traceback" not in res.stderr
     assert "ValueError" in (run / "rank1_error.txt").read_text()
 
@@ -326,22 +326,12 @@ def test_collective_timeout_ends_a_hang_naming_the_collective(tmp_path, image_fo
     """A rank that never reaches a collective (here: asleep): the others' collective times out
     (the process-group timeout, 3 s here, trainer.strategy.timeout in the configs) and the run
     ends with one line naming the collective, instead of hanging."""
-    train_dir = image_folder("hr", sizes=((40, 48), (36, 44)))
-    val_dir = image_folder("val", sizes=((40, 44),))
     run = tmp_path / "run"
     res = run_cli(
         "srlab-train",
-        *_ddp(train_dir, val_dir, run, devices=2, samples=32),
-        "~callbacks.val_images",
-        "+trainer.num_sanity_val_steps=0",
-        "+callbacks.stall._target_=tests.helpers.StallRankAtStep",
-        "+callbacks.stall.rank=1",
-        "+callbacks.stall.step=1",
-        "+callbacks.stall.sleep_s=40",
+        *_failure_run(image_folder, run),
+        *_inject("stall", "StallRankAtStep", rank=1, step=1, sleep_s=40),
         timeout=HANG_TIMEOUT,
     )
-    assert res.returncode == 2, res.stderr[-4000:]
-    err = [line for line in res.stderr.splitlines() if line.startswith("srlab: error:")]
-    assert len(err) == 1, res.stderr[-3000:]
-    assert "a collective" in err[0] and "failed on rank 0" in err[0], err
-    print(f"\n{err[0]}")
+    err = _one_error_line(res)
+    assert "a collective" in err and "failed on rank 0" in err, err

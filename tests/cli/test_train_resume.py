@@ -33,6 +33,22 @@ def _multiscale_overrides(train_dir, val_dir, epochs: int = 2, samples: int = 32
     ]
 
 
+# EMA on, a step checkpoint every 5 steps (the kill comes after step 11)
+_EMA_EVERY_5 = [
+    "callbacks.step_checkpoint.every_n_train_steps=5",
+    "callbacks=[default,ema]",
+    "callbacks.ema.decay=0.9",
+]
+
+
+def _assert_same_weights(expected: Path, actual: Path) -> None:
+    """The two checkpoints hold the same (EMA) network weights, to float rounding."""
+    a, b = checkpoint_weights(expected), checkpoint_weights(actual)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-6, atol=1e-7)
+
+
 def kill_and_resume(tmp_path: Path, base: list[str], kill_step: int = 11):
     """Train ``base`` uninterrupted; train it again in a subprocess SIGKILLed after ``kill_step``
     (checkpoints every 5 steps, so mid-epoch of a 2 x 8-step run); resume that one from its
@@ -76,16 +92,10 @@ def test_seeded_cpu_runs_are_bit_for_bit_identical(tmp_path, image_folder):
 def test_killed_run_resumes_to_the_same_result(tmp_path, image_folder):
     train_dir, val_dir = _folders(image_folder)
     # 2 epochs x 8 steps; a checkpoint every 5 steps; killed (SIGKILL) after step 11, mid epoch 2
-    base = [
-        *tiny_x2_overrides(train_dir, val_dir, epochs=2),
-        "callbacks.step_checkpoint.every_n_train_steps=5",
-        "callbacks=[default,ema]",
-        "callbacks.ema.decay=0.9",
-    ]
+    base = [*tiny_x2_overrides(train_dir, val_dir, epochs=2), *_EMA_EVERY_5]
     metrics, resumed, full_last, last = kill_and_resume(tmp_path, base)
-    a, b = checkpoint_weights(full_last), checkpoint_weights(last)  # EMA weights
-    for k in a:  # optimiser, scheduler, EMA, step, sampler position and patch draws all restored
-        torch.testing.assert_close(b[k], a[k], rtol=1e-6, atol=1e-7)
+    # optimiser, scheduler, EMA, step, sampler position and patch draws all restored
+    _assert_same_weights(full_last, last)
     raw_a, raw_b = (
         next(
             v
@@ -107,17 +117,10 @@ def test_killed_multiscale_run_resumes_to_the_same_result(tmp_path, image_folder
     train_dir = image_folder("hr", sizes=((40, 48), (36, 44), (48, 40)))
     val_dir = image_folder("val", sizes=((36, 48),))
     # 2 epochs x 8 steps of random x2/x3 batches; a checkpoint every 5 steps; SIGKILL after step 11
-    base = [
-        *_multiscale_overrides(train_dir, val_dir, epochs=2),
-        "callbacks.step_checkpoint.every_n_train_steps=5",
-        "callbacks=[default,ema]",
-        "callbacks.ema.decay=0.9",
-    ]
+    base = [*_multiscale_overrides(train_dir, val_dir, epochs=2), *_EMA_EVERY_5]
     metrics, resumed, full_last, last = kill_and_resume(tmp_path, base)
-    a, b = checkpoint_weights(full_last), checkpoint_weights(last)  # EMA weights
-    assert a.keys() == b.keys()
-    for k in a:  # scales, patches, optimiser, scheduler, EMA and step all restored
-        torch.testing.assert_close(b[k], a[k], rtol=1e-6, atol=1e-7)
+    # scales, patches, optimiser, scheduler, EMA and step all restored
+    _assert_same_weights(full_last, last)
     psnr = [k for k in metrics if k.startswith("val/psnr")]
     assert psnr
     for k in psnr:

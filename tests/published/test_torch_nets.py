@@ -58,6 +58,12 @@ def close(a: Tensor, b: Tensor, tol: float = 2e-5) -> None:
 # --------------------------------------------------------------------------- EDSR-PyTorch
 
 
+def assert_spec(rel, **expected: object) -> None:
+    """The release's network description holds these arguments (others are not checked)."""
+    assert rel is not None
+    assert {k: rel.spec.get(k) for k in expected} == expected, rel.spec
+
+
 def mean_shift(sd: SD, rng: float = 255.0, mean: Tensor = DIV2K) -> None:
     eye = torch.eye(3).view(3, 3, 1, 1)
     sd["sub_mean.weight"], sd["sub_mean.bias"] = eye.clone(), -rng * mean
@@ -118,12 +124,7 @@ def test_edsr_pytorch(nb: int, f: int, scale: int, with_mean: bool) -> None:
     assert rel is not None and rel.arch == "edsr"
     res_scale = 0.1 if f == 256 else 1.0
     assert rel.spec["_target_"] == "srlab.archs.edsr.EDSR"
-    assert (
-        rel.spec["num_block"],
-        rel.spec["num_feat"],
-        rel.spec["scale"],
-        rel.spec["res_scale"],
-    ) == (nb, f, scale, res_scale)
+    assert_spec(rel, num_block=nb, num_feat=f, scale=scale, res_scale=res_scale)
     if (nb, f) == (16, 64):
         assert rel.name.startswith("EDSR-baseline x2")
     x = torch.rand(1, 3, 6, 5)
@@ -294,12 +295,7 @@ def test_rcan_pytorch() -> None:
     assert tn.edsr_pytorch(raw(sd)) is None
     rel = tn.rcan_pytorch(raw(sd))
     assert rel is not None
-    assert (
-        rel.spec["num_group"],
-        rel.spec["num_block"],
-        rel.spec["reduction"],
-        rel.spec["scale"],
-    ) == (ng, nb, red, scale)
+    assert_spec(rel, num_group=ng, num_block=nb, reduction=red, scale=scale)
 
     x = torch.rand(1, 3, 6, 5)
     h = conv(conv(x * 255, sd, "sub_mean"), sd, "head.0")
@@ -326,12 +322,7 @@ def test_rcan_basicsr() -> None:
     assert tn.edsr_basicsr(raw(sd)) is None
     rel = tn.rcan_basicsr(raw(sd))
     assert rel is not None
-    assert (
-        rel.spec["num_group"],
-        rel.spec["num_block"],
-        rel.spec["reduction"],
-        rel.spec["scale"],
-    ) == (ng, nb, red, scale)
+    assert_spec(rel, num_group=ng, num_block=nb, reduction=red, scale=scale)
     m = DIV2K.view(1, 3, 1, 1)
     x = torch.rand(1, 3, 5, 6)
     h = conv((x - m) * 255, sd, "conv_first")
@@ -453,12 +444,7 @@ def test_rrdbnet_layouts(layout: str, n_up: int) -> None:
     sd = rename_rrdb(gen, layout, nb, n_up)
     rel = tn.rrdbnet(raw(sd))
     assert rel is not None and rel.arch == "rrdbnet"
-    assert (
-        rel.spec["num_block"],
-        rel.spec["num_feat"],
-        rel.spec["num_grow_ch"],
-        rel.spec["scale"],
-    ) == (nb, f, g, 2**n_up)
+    assert_spec(rel, num_block=nb, num_feat=f, num_grow_ch=g, scale=2**n_up)
     x = torch.rand(1, 3, 5, 4)
     with torch.no_grad():
         close(rel.net(x), rrdb_ref(gen, x, nb, n_up), 1e-5)
@@ -653,12 +639,7 @@ def fsrcnn_sd(d: int = 56, s: int = 12, m: int = 4) -> SD:
 def test_fsrcnn_port(scale: int) -> None:
     sd = fsrcnn_sd()
     rel = tn.fsrcnn_yjn870(raw(sd, f"fsrcnn_x{scale}.pth"))
-    assert rel is not None and (
-        rel.spec["num_feat"],
-        rel.spec["num_shrink_ch"],
-        rel.spec["num_map_layer"],
-        rel.spec["scale"],
-    ) == (56, 12, 4, scale)
+    assert_spec(rel, num_feat=56, num_shrink_ch=12, num_map_layer=4, scale=scale)
     x = torch.rand(1, 1, 6, 7)
     y = F.prelu(conv(x, sd, "first_part.0"), sd["first_part.1.weight"])
     for j in range(6):
